@@ -1,0 +1,193 @@
+"""The DCGAN generator and discriminator (Radford, Metz and Chintala, 2015).
+
+Both are mirror-image ``nn.Sequential`` stacks of 4x4 (transposed) convolutions with
+stride 2 and padding 1, each of which doubles (generator) or halves (discriminator) the
+spatial size:
+
+    generator:      z (B, latent_dim) -> 4x4 -> 8x8 -> ... -> image_size, tanh
+    discriminator:  image_size -> ... -> 8x8 -> 4x4 -> one logit per image, shape (B,)
+
+``image_size`` is any power of two from 16 to 256. ``width`` is the number of channels
+at the full-resolution end; it doubles at every halving of the spatial size, as in the
+paper (64 -> 128 -> 256 -> 512 for 64x64 images).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+NORMS = ("batch", "instance", "layer", "none")
+DOWNSAMPLING = ("strided", "pool")
+IMAGE_SIZES = tuple(2**k for k in range(4, 9))  # 16 .. 256
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_image_size(image_size) -> int:
+    if isinstance(image_size, bool) or image_size not in IMAGE_SIZES:
+        raise ValueError(
+            f"image_size must be a power of two from 16 to 256 "
+            f"({', '.join(map(str, IMAGE_SIZES))}), got {image_size!r}"
+        )
+    return int(image_size)
+
+
+def _check_norm(norm) -> str:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
+    return norm
+
+
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    """The normalisation after a (transposed) convolution with ``channels`` outputs.
+
+    ``"batch"`` normalises each channel over the batch and the pixels, ``"instance"`` over
+    each image's pixels, ``"layer"`` over each image's channels and pixels together
+    (``GroupNorm`` with one group), ``"none"`` is the identity.
+    """
+    _check_norm(norm)
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if norm == "layer":
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+def weights_init(module: nn.Module) -> None:
+    """DCGAN initialisation: conv weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)):
+        if module.weight is not None:
+            nn.init.normal_(module.weight, 1.0, 0.02)
+            nn.init.zeros_(module.bias)
+
+
+class Generator(nn.Module):
+    """Maps latents ``z`` of shape ``(B, latent_dim)`` or ``(B, latent_dim, 1, 1)`` to
+    images of shape ``(B, channels, image_size, image_size)`` in [-1, 1]."""
+
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        image_size: int = 64,
+        channels: int = 3,
+        width: int = 64,
+        norm: str = "batch",
+    ):
+        super().__init__()
+        self.latent_dim = _check_positive_int("latent_dim", latent_dim)
+        self.image_size = _check_image_size(image_size)
+        self.channels = _check_positive_int("channels", channels)
+        self.width = _check_positive_int("width", width)
+        self.norm = _check_norm(norm)
+
+        doublings = int(math.log2(image_size)) - 2  # 4x4 -> image_size
+        c = width * 2 ** (doublings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),  # 1x1 -> 4x4
+            norm_layer(norm, c),
+            nn.ReLU(True),
+        ]
+        for _ in range(doublings - 1):
+            layers += [
+                nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
+                norm_layer(norm, c // 2),
+                nn.ReLU(True),
+            ]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+        self.apply(weights_init)
+
+    def _as_4d(self, z: torch.Tensor) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+        if z.dim() == 2 and z.shape[1] == self.latent_dim:
+            return z[:, :, None, None]
+        if z.dim() == 4 and tuple(z.shape[1:]) == (self.latent_dim, 1, 1):
+            return z
+        raise ValueError(
+            f"z must have shape (B, {self.latent_dim}) or (B, {self.latent_dim}, 1, 1), "
+            f"got {tuple(z.shape)}"
+        )
+
+    def pre_tanh(self, z: torch.Tensor) -> torch.Tensor:
+        """The output layer's pre-activation a, so that ``forward(z) == tanh(a)``."""
+        return self.main[:-1](self._as_4d(z))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(self._as_4d(z))
+
+
+class Discriminator(nn.Module):
+    """Maps images ``(B, channels, image_size, image_size)`` to one logit each, shape ``(B,)``.
+
+    ``leak`` is the LeakyReLU slope (0 gives a plain ReLU). ``downsample="strided"`` halves
+    the size with stride-2 convolutions as DCGAN does; ``"pool"`` uses a stride-1 3x3
+    convolution followed by 2x2 average pooling, the design DCGAN replaced.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        width: int = 64,
+        norm: str = "batch",
+        leak: float = 0.2,
+        downsample: str = "strided",
+    ):
+        super().__init__()
+        self.image_size = _check_image_size(image_size)
+        self.channels = _check_positive_int("channels", channels)
+        self.width = _check_positive_int("width", width)
+        self.norm = _check_norm(norm)
+        if isinstance(leak, bool) or not isinstance(leak, (int, float)) or not 0 <= leak < 1:
+            raise ValueError(f"leak must be a number in [0, 1), got {leak!r}")
+        if downsample not in DOWNSAMPLING:
+            raise ValueError(f"downsample must be 'strided' or 'pool', got {downsample!r}")
+        self.leak = float(leak)
+        self.downsample = downsample
+
+        halvings = int(math.log2(image_size)) - 2  # image_size -> 4x4
+        layers: list[nn.Module] = []
+        c_in, c = channels, width
+        for i in range(halvings):
+            layers.append(self._down(c_in, c))
+            if i > 0:  # no normalisation on the layer that sees the image, as in the paper
+                layers.append(norm_layer(norm, c))
+            layers.append(nn.LeakyReLU(self.leak, inplace=True))
+            c_in, c = c, c * 2
+        layers.append(nn.Conv2d(c_in, 1, 4, 1, 0, bias=False))  # 4x4 -> 1x1
+        self.main = nn.Sequential(*layers)
+        self.apply(weights_init)
+
+    def _down(self, c_in: int, c_out: int) -> nn.Module:
+        if self.downsample == "strided":
+            return nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False)
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False), nn.AvgPool2d(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        expected = (self.channels, self.image_size, self.image_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"x must have shape (B, {', '.join(map(str, expected))}), "
+                             f"got {tuple(x.shape)}")
+        return self.main(x).flatten()
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

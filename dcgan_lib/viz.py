@@ -1,0 +1,45 @@
+"""Image grids and small plotting helpers shared by the chapters."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> torch.Tensor:
+    """Tile ``(B, C, H, W)`` images in [-1, 1] into one ``(H', W', C)`` array in [0, 1]."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a (B, C, H, W) tensor, got {got}")
+    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be a positive integer, got {nrow!r}")
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) / 2)
+    b, c, h, w = x.shape
+    rows = (b + nrow - 1) // nrow
+    cols = min(b, nrow)
+    grid = torch.ones(c, rows * (h + pad) + pad, cols * (w + pad) + pad)
+    for i in range(b):
+        r, k = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        grid[:, top:top + h, left:left + w] = x[i]
+    return grid.permute(1, 2, 0)
+
+
+def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None,
+                caption: str = "samples (each tile one image)"):
+    """Draw a grid of images; the axes name what the tiles are, since pixels have no unit."""
+    grid = image_grid(images, nrow=nrow)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(12, 1.2 * min(len(images), nrow)),
+                                      1.2 * ((len(images) + nrow - 1) // nrow) + 0.6))
+    if grid.shape[-1] == 1:
+        ax.imshow(grid[..., 0], cmap="gray", vmin=0, vmax=1)
+    else:
+        ax.imshow(grid)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(caption)
+    ax.set_ylabel(f"{images.shape[-2]}x{images.shape[-1]} px")
+    if title:
+        ax.set_title(title)
+    return ax
