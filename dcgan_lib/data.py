@@ -133,8 +133,8 @@ def _download(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         ds = cls(str(CACHE), train=(split == "train"), download=True)
     except Exception as exc:
         raise DataError(
-            f"{dataset} was found neither in a local folder ({', '.join(map(str, candidate_roots()[:2]))}, "
-            f"...) nor downloadable ({type(exc).__name__}): put the four official .gz files in "
+            f"{dataset} is not in a local folder (DCGAN_DATA, shared/data) and could not be "
+            f"downloaded ({type(exc).__name__}): put the four official .gz files in "
             f"<folder>/{dataset}/ and set DCGAN_DATA=<folder>"
         ) from None
     return ds.data.numpy(), ds.targets.numpy()
@@ -155,8 +155,9 @@ def _load_uint8(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def to_unit_range(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 pixels 0..255 -> float32 in [-1, 1] (0 -> -1, 255 -> 1)."""
-    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-    return x / 127.5 - 1.0
+    if isinstance(images, torch.Tensor):
+        return images.float() / 127.5 - 1.0
+    return torch.from_numpy(np.asarray(images, dtype=np.float32)) / 127.5 - 1.0
 
 
 def load(dataset: str = "mnist", split: str = "train", image_size: int = 32,
@@ -185,5 +186,5 @@ def load(dataset: str = "mnist", split: str = "train", image_size: int = 32,
         if image_size != 32:
             x = F.interpolate(x, size=(image_size, image_size), mode="bilinear",
                               align_corners=False, antialias=image_size < 32)
-    y = torch.as_tensor(labels.astype(np.int64))
+    y = torch.from_numpy(labels.astype(np.int64))
     return x.to(device), y.to(device)
