@@ -86,3 +86,95 @@ def interior_overlap(kernel: int, stride: int) -> tuple[int, int]:
     _int_at_least("kernel", kernel, 1)
     _int_at_least("stride", stride, 1)
     return kernel // stride, math.ceil(kernel / stride)
+
+
+def _number_in(name: str, value, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def leaky_relu_expected_grad(alpha: float) -> float:
+    """E[f'(a)] for LeakyReLU with slope ``alpha`` and a zero-mean symmetric pre-activation a:
+    P(a > 0) * 1 + P(a < 0) * alpha = 0.5 (1 + alpha). ``alpha = 0`` is ReLU (0.5)."""
+    alpha = _number_in("alpha", alpha, 0.0, 1.0)
+    return 0.5 * (1.0 + alpha)
+
+
+def bn_variance_relative_mse(batch_size: int) -> float:
+    """E[(S^2 - sigma^2)^2] / sigma^4 = 2 / (B - 1) for the unbiased variance S^2 of B
+    Gaussian samples: the noise in a BatchNorm variance estimate."""
+    _int_at_least("batch_size", batch_size, 2)
+    return 2.0 / (batch_size - 1)
+
+
+def linear_gan_eigenvalues(lambda_g: float, lambda_d: float) -> tuple[complex, complex]:
+    """Eigenvalues of J = [[-lg, -1], [1, -ld]], the Jacobian of the linearised flow
+    dtheta/dt = -phi - lg theta, dphi/dt = theta - ld phi:
+    -(lg + ld)/2 +- sqrt((lg - ld)^2/4 - 1). Returned with the larger imaginary part first."""
+    lg = _number_in("lambda_g", lambda_g, 0.0, float("inf"))
+    ld = _number_in("lambda_d", lambda_d, 0.0, float("inf"))
+    centre = -(lg + ld) / 2
+    disc = (lg - ld) ** 2 / 4 - 1
+    if disc < 0:
+        root = complex(0.0, math.sqrt(-disc))
+    else:
+        root = complex(math.sqrt(disc), 0.0)
+    return centre + root, centre - root
+
+
+def linear_gan_frequency(lambda_g: float, lambda_d: float) -> float:
+    """Angular frequency of the linear GAN's spiral, sqrt(4 - (lg - ld)^2) / 2, and 0.0 where
+    |lg - ld| >= 2 (the eigenvalues are real: no oscillation)."""
+    lg = _number_in("lambda_g", lambda_g, 0.0, float("inf"))
+    ld = _number_in("lambda_d", lambda_d, 0.0, float("inf"))
+    gap = (lg - ld) ** 2
+    return math.sqrt(4.0 - gap) / 2 if gap < 4.0 else 0.0
+
+
+GENERATOR_LOSSES = ("minimax", "non_saturating")
+
+
+def generator_logit_grad(d, loss: str):
+    """d(generator loss)/d(logit) where D = sigmoid(logit) is the discriminator's output on a
+    fake sample: -D for ``"minimax"`` (minimise log(1 - D)) and -(1 - D) for
+    ``"non_saturating"`` (minimise -log D). ``d`` is a number or an array in [0, 1]."""
+    import numpy as np
+
+    if loss not in GENERATOR_LOSSES:
+        raise ValueError(f"loss must be 'minimax' or 'non_saturating', got {loss!r}")
+    arr = np.asarray(d, dtype=float)
+    if arr.size and (np.isnan(arr).any() or arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"d must lie in [0, 1] (a probability), got {d!r}")
+    out = -arr if loss == "minimax" else -(1.0 - arr)
+    return float(out) if out.ndim == 0 else out
+
+
+def optimal_discriminator(p_data, p_model, real_label: float = 1.0, fake_label: float = 0.0):
+    """The D in [0, 1] minimising, at each x, the binary cross-entropy with targets
+    ``real_label`` on data and ``fake_label`` on samples:
+    D*(x) = (p_data y_r + p_model y_f) / (p_data + p_model).
+    With hard labels this is p_data / (p_data + p_model); smoothing the real label to
+    1 - alpha caps it at 1 - alpha."""
+    import numpy as np
+
+    y_r = _number_in("real_label", real_label, 0.0, 1.0)
+    y_f = _number_in("fake_label", fake_label, 0.0, 1.0)
+    pd, pm = np.asarray(p_data, dtype=float), np.asarray(p_model, dtype=float)
+    if (pd < 0).any() or (pm < 0).any() or np.isnan(pd).any() or np.isnan(pm).any():
+        raise ValueError("p_data and p_model must be non-negative densities")
+    total = pd + pm
+    if (total == 0).any():
+        raise ValueError("p_data + p_model is 0 at some x: the optimal D is undefined there")
+    out = (pd * y_r + pm * y_f) / total
+    return float(out) if out.ndim == 0 else out
+
+
+LATENT_DISTRIBUTIONS = ("gaussian", "uniform")
+
+
+def latent_variance(dist: str) -> float:
+    """Per-coordinate variance of the latent prior: 1 for N(0, 1), 1/3 for U(-1, 1)."""
+    if dist not in LATENT_DISTRIBUTIONS:
+        raise ValueError(f"dist must be 'gaussian' or 'uniform', got {dist!r}")
+    return 1.0 if dist == "gaussian" else 1.0 / 3.0
