@@ -43,3 +43,24 @@ def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, a
     if title:
         ax.set_title(title)
     return ax
+
+
+def html_table(headers, rows, caption: str | None = None):
+    """A small HTML table for a notebook: ``headers`` a list of column names, ``rows`` a list
+    of lists (floats printed with 4 significant digits, booleans as yes/no)."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    def cell(v):
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return escape(str(v))
+
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return HTML(f"<table class='dcgan-table'>{cap}<thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>")
