@@ -1,0 +1,60 @@
+"""Graded exercises: the checks behind each exercise, the learner/solution split, the grader.
+
+In a notebook, a check cell calls one function from here with the learner's answer::
+
+    from dcgan_lib.exercises import check_conv_transpose_output_size
+    check_conv_transpose_output_size(conv_transpose_output_size)
+
+It tries the answer on several cases (some the exercise text never shows) and either prints
+what it verified or raises ``CheckFailed`` whose one-sentence message says what is wrong.
+An answer that still raises the stub's ``NotImplementedError`` gives ``NotAttempted``.
+
+From the command line (see ``python -m dcgan_lib.exercises --help``)::
+
+    python -m dcgan_lib.exercises generate [--check]   # learner notebooks from solutions/
+    python -m dcgan_lib.exercises grade PATH.ipynb [--json]
+"""
+
+from dcgan_lib.exercises._core import EXERCISES, CheckFailed, Exercise, NotAttempted
+from dcgan_lib.exercises.checks_1_2 import (
+    check_answer_1_4,
+    check_answer_2_4,
+    check_conv_output_size,
+    check_conv_transpose_output_size,
+    check_discriminator_block,
+    check_leaky_relu,
+    check_mean_gradient,
+    check_output_grad,
+)
+from dcgan_lib.exercises.checks_3_4 import (
+    check_answer_3_4,
+    check_answer_4_4,
+    check_instance_norm,
+    check_leaks_batch,
+    check_non_saturating_loss,
+    check_relative_variance_mse,
+    check_smoothed_d_loss,
+    check_spiral_frequency,
+)
+from dcgan_lib.exercises.checks_5_6 import (
+    check_answer_5_3,
+    check_answer_6_4,
+    check_discriminator_losses,
+    check_frechet_distance,
+    check_inception_score,
+    check_latent_arithmetic,
+    check_sample_latent,
+    check_slerp,
+)
+
+__all__ = [
+    "EXERCISES", "CheckFailed", "Exercise", "NotAttempted",
+    "check_conv_transpose_output_size", "check_conv_output_size", "check_discriminator_block",
+    "check_answer_1_4", "check_leaky_relu", "check_mean_gradient", "check_output_grad",
+    "check_answer_2_4", "check_relative_variance_mse", "check_instance_norm",
+    "check_leaks_batch", "check_answer_3_4", "check_non_saturating_loss",
+    "check_smoothed_d_loss", "check_spiral_frequency", "check_answer_4_4", "check_slerp",
+    "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic",
+    "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
+    "check_answer_6_4",
+]

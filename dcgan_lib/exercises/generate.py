@@ -1,0 +1,183 @@
+"""Learner notebooks from the solution notebooks: the single source of every exercise.
+
+``exercises/solutions/NN_<chapter>.ipynb`` is written by hand. In it, an exercise is
+
+    a markdown cell headed ``### Exercise N.M ...`` (the task and a hint),
+    a code cell whose solution lines sit between whole-line markers
+        ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (inside a function body), and
+    a check cell: one call ``check_<name>(<the learner's names>)``.
+
+The learner notebook ``exercises/NN_<chapter>.ipynb`` is the same notebook with each marked
+region replaced by ``raise NotImplementedError("Exercise N.M")`` at the region's
+indentation, followed by a markdown cell that shows the solution behind a toggle, and with
+each check cell tagged ``raises-exception`` (so "Run all" in JupyterLab goes on past an
+unattempted exercise). Both versions carry no outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from dcgan_lib.exercises._core import EXERCISES
+
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+HEADING = re.compile(r"^#{1,6}\s+Exercise\s+(\d+)\.(\d+)\b", re.M)
+CHECK_CALL = re.compile(r"^(check_\w+)\(([\w\s,]*)\)$")
+NOTEBOOK_NAME = re.compile(r"^(\d\d)_\w+\.ipynb$")
+CHECK_TAG = "raises-exception"
+
+
+class SourceError(ValueError):
+    """A solution notebook does not follow the exercise layout."""
+
+
+def chapter_of(path: Path) -> int:
+    match = NOTEBOOK_NAME.match(Path(path).name)
+    if not match:
+        raise SourceError(f"exercise notebooks are named NN_<chapter>.ipynb, got {path.name!r}")
+    return int(match.group(1))
+
+
+def split_regions(source: str, where: str) -> list[tuple[str, list[str]]]:
+    """The cell as ``[(indent or None, lines)]``: None for plain lines, an indent for a
+    solution region (its lines without the markers)."""
+    pieces: list[tuple[str | None, list[str]]] = [(None, [])]
+    inside = None
+    for number, line in enumerate(source.split("\n"), 1):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside is not None:
+                raise SourceError(f"{where}, line {number}: {BEGIN} inside another region")
+            inside = line[: len(line) - len(line.lstrip())]
+            if not inside:
+                raise SourceError(f"{where}, line {number}: a solution region must sit inside "
+                                  f"a function body so that the learner's cell still runs")
+            pieces.append((inside, []))
+        elif stripped == END:
+            if inside is None:
+                raise SourceError(f"{where}, line {number}: {END} without {BEGIN}")
+            inside = None
+            pieces.append((None, []))
+        else:
+            pieces[-1][1].append(line)
+    if inside is not None:
+        raise SourceError(f"{where}: {BEGIN} is never closed by {END}")
+    return [p for p in pieces if p[0] is not None or p[1]]
+
+
+def solution_markdown(code: str, ex_id: str) -> str:
+    """The solution behind a toggle: an HTML <details> element, which the book, Jupyter,
+    Colab and GitHub all render closed."""
+    return (f"<details>\n<summary>Solution to exercise {ex_id}</summary>\n\n"
+            f"```python\n{code}\n```\n\n</details>")
+
+
+def _check_call(source: str, ex_id: str, where: str) -> None:
+    match = CHECK_CALL.match(source.strip())
+    exercise = EXERCISES.get(ex_id)
+    if exercise is None:
+        raise SourceError(f"{where}: no check is registered for exercise {ex_id}")
+    names = tuple(n.strip() for n in match.group(2).split(",") if n.strip())
+    if match.group(1) != exercise.check.__name__ or names != exercise.names:
+        raise SourceError(f"{where}: exercise {ex_id} is checked by "
+                          f"{exercise.check.__name__}({', '.join(exercise.names)}), "
+                          f"got {source.strip()!r}")
+
+
+def learner_notebook(solution: nbformat.NotebookNode, chapter: int,
+                     name: str = "notebook") -> nbformat.NotebookNode:
+    """The learner version of one solution notebook (a new notebook; ``solution`` is kept)."""
+    cells = []
+    current = None  # the exercise id of the latest heading
+    seen: dict[str, list[str]] = {}
+    for index, cell in enumerate(solution.cells):
+        where = f"{name}, cell {index}"
+        cell = nbformat.from_dict(cell)  # a copy
+        if cell.cell_type == "markdown":
+            for major, minor in HEADING.findall(cell.source):
+                if int(major) != chapter:
+                    raise SourceError(f"{where}: exercise {major}.{minor} in the notebook of "
+                                      f"chapter {chapter}")
+                current = f"{major}.{minor}"
+                if current in seen:
+                    raise SourceError(f"{where}: exercise {current} appears twice")
+                seen[current] = []
+            cells.append(cell)
+            continue
+        if cell.cell_type != "code":
+            cells.append(cell)
+            continue
+        cell.outputs, cell.execution_count = [], None
+        pieces = split_regions(cell.source, where)
+        is_check = bool(CHECK_CALL.match(cell.source.strip()))
+        if any(indent is not None for indent, _ in pieces):
+            if current is None or "solution" in seen[current]:
+                raise SourceError(f"{where}: a solution cell needs its own "
+                                  f"'### Exercise N.M' heading above it")
+            seen[current].append("solution")
+            stub = [f'{indent}raise NotImplementedError("Exercise {current}")'
+                    if indent is not None else "\n".join(lines) for indent, lines in pieces]
+            shown = "\n".join("\n".join(lines) for _, lines in pieces)
+            cell.source = "\n".join(stub)
+            cells.append(cell)
+            cells.append(nbformat.v4.new_markdown_cell(solution_markdown(shown, current),
+                                                       id=f"{cell.id}-solution"))
+        elif is_check:
+            if current is None or seen[current] != ["solution"]:
+                raise SourceError(f"{where}: a check cell must follow its exercise's "
+                                  f"solution cell")
+            _check_call(cell.source, current, where)
+            seen[current].append("check")
+            tags = list(cell.metadata.get("tags", []))
+            cell.metadata["tags"] = tags + [CHECK_TAG] if CHECK_TAG not in tags else tags
+            cells.append(cell)
+        else:
+            cells.append(cell)
+    for ex_id, parts in seen.items():
+        if parts != ["solution", "check"]:
+            raise SourceError(f"{name}: exercise {ex_id} needs one solution cell and then "
+                              f"one check cell, found {parts or 'neither'}")
+    learner = nbformat.v4.new_notebook(cells=cells, metadata=dict(solution.metadata))
+    learner.metadata["dcgan_exercises"] = {"chapter": chapter, "exercises": list(seen)}
+    return learner
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def generate(solutions: Path, out: Path, check: bool = False) -> list[str]:
+    """Write (or with ``check`` only compare) every learner notebook.
+
+    Returns one line per problem found (``check``) or per file written.
+    """
+    solutions, out = Path(solutions), Path(out)
+    sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
+    if not sources:
+        raise SourceError(f"no NN_<chapter>.ipynb notebooks in {solutions}")
+    report = []
+    for path in sources:
+        solution = nbformat.read(path, as_version=4)
+        if any(c.get("outputs") or c.get("execution_count") for c in solution.cells
+               if c.cell_type == "code"):
+            report.append(f"{path} has outputs or execution counts; clear them before committing")
+        text = render(learner_notebook(solution, chapter_of(path), path.name))
+        target = out / path.name
+        if check:
+            if not target.exists():
+                report.append(f"{target} is missing; run `python -m dcgan_lib.exercises generate`")
+            elif target.read_text() != text:
+                report.append(f"{target} differs from its source {path}; run "
+                              f"`python -m dcgan_lib.exercises generate`")
+        else:
+            if not target.exists() or target.read_text() != text:
+                target.write_text(text)
+                report.append(f"wrote {target}")
+    if check:
+        stale = sorted({p.name for p in out.glob("[0-9][0-9]_*.ipynb")}
+                       - {p.name for p in sources})
+        report += [f"{out / n} has no source in {solutions}" for n in stale]
+    return report
