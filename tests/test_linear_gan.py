@@ -29,10 +29,23 @@ def test_gradient_flow_of_the_game_is_the_linear_system():
     np.testing.assert_allclose(d_phi.numpy(), flow[1], atol=1e-14)
 
 
-@pytest.mark.parametrize("lg, ld", PAIRS)
+@pytest.mark.parametrize("lg, ld", PAIRS + [(2.5, 0.0), (0.5, 3.0)])
 def test_jacobian_eigenvalues_match_closed_form(lg, ld):
-    numeric = sorted(np.linalg.eigvals(linear_gan_jacobian(lg, ld)), key=lambda z: -z.imag)
+    numeric = sorted(np.linalg.eigvals(linear_gan_jacobian(lg, ld)),
+                     key=lambda z: (-z.imag, -z.real))
     np.testing.assert_allclose(numeric, linear_gan_eigenvalues(lg, ld), atol=1e-12)
+
+
+def test_simulation_step_is_one_classical_rk4_step():
+    lg, ld, dt, x = 0.4, 1.1, 0.3, np.array([0.8, -0.6])
+    jac = linear_gan_jacobian(lg, ld)
+    k1 = jac @ x
+    k2 = jac @ (x + dt / 2 * k1)
+    k3 = jac @ (x + dt / 2 * k2)
+    k4 = jac @ (x + dt * k3)
+    expected = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    _, theta, phi = simulate_linear_gan(lg, ld, theta0=0.8, phi0=-0.6, t_max=dt, dt=dt)
+    np.testing.assert_allclose([theta[1], phi[1]], expected, rtol=1e-14)
 
 
 @pytest.mark.parametrize("lg, ld", PAIRS + [(2.5, 0.0)])
