@@ -542,7 +542,8 @@ def _fmt(value) -> str:
 
 
 def to_html(rows: list[Claim]) -> str:
-    """The ledger as an HTML table (closed forms in MathJax's inline delimiters)."""
+    """The ledger as an HTML table. Closed forms sit in ``<span class="math">\\(...\\)</span>``,
+    the markup Sphinx gives inline math, so MathJax typesets them in the built book too."""
     import html
 
     symbol = {"close": "±", "equal": "=", "greater": ">", "less": "<"}
@@ -555,7 +556,9 @@ def to_html(rows: list[Claim]) -> str:
         body.append(
             "<tr>"
             f"<td>{r.problem_id or 'intro'}</td><td>{html.escape(r.claim)}</td>"
-            f"<td>\\({html.escape(r.closed_form)}\\)</td><td>{html.escape(_fmt(r.expected))}</td>"
+            f'<td><span class="math">\\({html.escape(r.closed_form)}\\)</span></td>'
+            f"<td>{html.escape(_fmt(r.expected))}</td>"
             f"<td>{html.escape(_fmt(r.measured))}</td><td>{html.escape(check)}</td>"
             f"<td>{'✅' if r.holds else '❌'}</td><td>{html.escape(r.method)}</td></tr>")
-    return f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table>"
+    return (f"<table class='dcgan-table'>\n<thead>{head}</thead>\n<tbody>\n"
+            + "\n".join(body) + "\n</tbody></table>")
