@@ -22,6 +22,9 @@ keeps the same arithmetic and adds, each as one switch in :class:`Speedups`:
 - autocast (CUDA): bf16 on GPUs that have it (compute capability 8.0 and up), fp16 with a
   ``GradScaler`` on those that do not (Colab's T4);
 - fused Adam (CUDA): one kernel updates every parameter;
+- the generator's backward pass computes no discriminator weight gradients (CUDA), which
+  the reference loop computes and throws away (skipping them changes the order of the
+  floating-point sums on the CPU, so the CPU keeps the reference behaviour);
 - the whole step -- both forwards, both backwards, both Adam updates and the sampling of
   z -- captured once in a CUDA graph and replayed (CUDA with bf16).
 
@@ -269,6 +272,7 @@ class Speedups:
     autocast: str = "off"  # "off", "bfloat16" or "float16"
     grad_scaler: bool = False  # only with float16
     fused_adam: bool = False
+    generator_grads_only: bool = False  # errG's backward skips D's weight gradients
     cuda_graph: bool = False
 
     def describe(self) -> str:
@@ -288,7 +292,7 @@ def choose_speedups(device: torch.device, fast: bool) -> Speedups:
     bf16 = torch.cuda.get_device_capability(device)[0] >= 8
     return Speedups(on_device_data=True, channels_last=True,
                     autocast="bfloat16" if bf16 else "float16", grad_scaler=not bf16,
-                    fused_adam=True, cuda_graph=bf16)
+                    fused_adam=True, generator_grads_only=True, cuda_graph=bf16)
 
 
 # ---------------------------------------------------------------------------------------
@@ -417,8 +421,10 @@ class FastStep:
         with self._autocast():
             output = netD(fake)
             errG = generator_loss(output.float(), cfg.g_loss)
-        # D's weight gradients from errG are never used: compute the generator's only
-        self._scale(errG).backward(inputs=list(netG.parameters()))
+        if self.speedups.generator_grads_only:  # D's weight gradients from errG are unused
+            self._scale(errG).backward(inputs=list(netG.parameters()))
+        else:
+            self._scale(errG).backward()
         self._optimizer_step(self.optG)
         if self.scaler is not None:
             self.scaler.update()
@@ -508,11 +514,14 @@ def save_checkpoint(path, netG, netD, optimizerD, optimizerG, scaler, cfg: Train
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     if permutation is not None:
         tensors["permutation"] = permutation
-    for i, (_, grid) in enumerate(history["samples"]):
+    # the grids due every sample_every steps; a run's extra grid at its end is its own
+    samples = [(s, grid) for s, grid in history["samples"]
+               if cfg.sample_every and s % cfg.sample_every == 0]
+    for i, (_, grid) in enumerate(samples):
         tensors[f"samples.{i}"] = grid
     meta = {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "step": step,
             "seconds": seconds, "history": {k: history[k] for k in HISTORY_KEYS},
-            "sample_steps": [s for s, _ in history["samples"]],
+            "sample_steps": [s for s, _ in samples],
             "grad_scaler": scaler.state_dict() if scaler is not None else None}
     ckpt.save(path, tensors, meta)
 
