@@ -3,7 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/env.sh
-export DCGAN_QUICK=${DCGAN_QUICK:-1} MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+export DCGAN_QUICK=${DCGAN_QUICK:-1} PYDEVD_DISABLE_FILE_VALIDATION=1
+unset MPLBACKEND
+.venv/bin/python tools/vendor.py
 rm -rf _build/html _build/.doctrees
 .venv/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 echo "The book is at $(pwd)/_build/html/index.html"

@@ -1,0 +1,111 @@
+"""The built book opened in a real browser (Debian's Chromium driven by playwright).
+
+`tools/test.sh` builds the book before running pytest; these tests read `_build/html`.
+Every page must have its math typeset by MathJax, every image loaded, no Python traceback
+in any output, and no errors on the browser console.
+"""
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+HTML = Path(__file__).resolve().parent.parent / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.glob("book/*.html")) + sorted(
+    p.relative_to(HTML).as_posix() for p in HTML.glob("exercises/*.html"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"{HTML}/index.html is missing: build the book first (bash tools/book.sh)")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+
+    class Quiet(handler.func):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(Quiet, directory=str(HTML)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def test_the_book_has_the_chapter_pages():
+    assert "book/intro.html" in PAGES and "book/01_principles.html" in PAGES
+
+
+# External resources (fonts, the Colab badge) cannot load on an offline machine; they are not
+# errors of the book.
+OFFLINE_NOISE = re.compile(r"net::ERR_|Failed to load resource|ERR_NAME_NOT_RESOLVED")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_math_images_and_no_tracebacks(page, server, browser):
+    context = browser.new_context()
+    tab = context.new_page()
+    errors = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto(f"{server}/{page}", wait_until="load")
+    tab.wait_for_function(
+        "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup"
+        " && MathJax.startup.promise && document.querySelector('mjx-container'))",
+        timeout=30_000)
+    tab.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    text = tab.inner_text("article")
+    assert "$$" not in text, f"{page}: unrendered display math"
+    assert not re.search(r"\\(frac|mathbb|lfloor|langle|sqrt)\b", text), \
+        f"{page}: raw LaTeX left in the text"
+    broken = tab.evaluate(
+        "() => Array.from(document.images).filter(i => i.closest('article'))"
+        ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+    assert broken == [], f"{page}: images that did not load: {broken}"
+    outputs = " ".join(tab.locator(".cell_output").all_inner_texts())
+    assert "Traceback (most recent call last)" not in outputs, f"{page}: a traceback in an output"
+    assert not re.search(r"\b\w+Error: ", outputs), f"{page}: an error in an output"
+    real_errors = [e for e in errors if not OFFLINE_NOISE.search(e)]
+    assert real_errors == [], f"{page}: console errors {real_errors}"
+    context.close()
+
+
+def test_chapter_one_shows_its_figures_and_computed_numbers(server, browser):
+    tab = browser.new_page()
+    tab.goto(f"{server}/book/01_principles.html", wait_until="load")
+    n_images = tab.evaluate("() => document.querySelectorAll('article img').length")
+    assert n_images >= 6
+    text = tab.inner_text("article")
+    assert "4 → 8 → 16 → 32 → 64" in text
+    assert "96 → 32 → 16 → 8 → 3" in text
+    tab.close()
+
+
+def test_every_chapter_page_offers_a_colab_launch_button(server, browser):
+    tab = browser.new_page()
+    for page in [p for p in PAGES if re.match(r"book/\d\d_", p)]:
+        tab.goto(f"{server}/{page}", wait_until="load")
+        links = tab.evaluate("() => Array.from(document.querySelectorAll('a'))"
+                             ".map(a => a.href).filter(h => h.includes('colab.research.google'))")
+        stem = Path(page).stem
+        assert any(link.endswith(f"{stem}.ipynb") for link in links), \
+            f"{page}: no Colab link to {stem}.ipynb in {links}"
+    tab.close()
