@@ -66,6 +66,26 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _introduction_losses() -> list[Claim]:
+    g = _gen(11)
+    real_logits = torch.randn(64, generator=g, dtype=torch.float64) + 1.0
+    fake_logits = torch.randn(64, generator=g, dtype=torch.float64) - 1.0
+    d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+    err_real, err_fake = losses.discriminator_loss(real_logits, fake_logits)
+    by_hand_d = -torch.log(d_real).mean() - torch.log(1 - d_fake).mean()
+    by_hand_g = -torch.log(d_fake).mean()
+    return [
+        Claim(None, "the discriminator's loss is the binary cross-entropy of real vs generated",
+              r"L_D = -\mathbb{E}[\log D(x)] - \mathbb{E}[\log(1-D(G(z)))]",
+              by_hand_d.item(), (err_real + err_fake).item(), 1e-12, "close",
+              "dcgan_lib.losses.discriminator_loss against the formula on 64 + 64 logits"),
+        Claim(None, "the generator's loss is -log D on its samples",
+              r"L_G = -\mathbb{E}[\log D(G(z))]", by_hand_g.item(),
+              losses.generator_loss(fake_logits, "non_saturating").item(), 1e-12, "close",
+              "dcgan_lib.losses.generator_loss against the formula on 64 logits"),
+    ]
+
+
 # ------------------------------------------------------------------ architecture [3112743]
 
 
@@ -431,14 +451,26 @@ def _smoothing() -> list[Claim]:
             r"\partial \mathcal{L}/\partial z = D - \tilde y", d - label, logit.grad.item(),
             1e-12, "close", "autograd of dcgan_lib.losses.discriminator_loss (float64)"))
 
-    def argmin_pointwise_bce(p_data, p_model, y_r):
+    def argmin_pointwise_bce(p_data, p_model, y_r, y_f=0.0):
+        def bce(d, y):
+            return -(y * torch.log(d) + (1 - y) * torch.log(1 - d))
+
         lo, hi = 1e-15, 1 - 1e-15
         for _ in range(80):  # bisection on the autograd slope of a convex loss
             mid = torch.tensor((lo + hi) / 2, dtype=torch.float64, requires_grad=True)
-            (p_data * -(y_r * torch.log(mid) + (1 - y_r) * torch.log(1 - mid))
-             - p_model * torch.log(1 - mid)).backward()
+            (p_data * bce(mid, y_r) + p_model * bce(mid, y_f)).backward()
             lo, hi = (lo, mid.item()) if mid.grad > 0 else (mid.item(), hi)
         return (lo + hi) / 2
+
+    logit = torch.tensor([-12.0], dtype=torch.float64, requires_grad=True)  # D = 6e-6
+    _, fake_loss = losses.discriminator_loss(logit.detach(), logit, fake_label=0.1)
+    fake_loss.backward()
+    d = torch.sigmoid(logit).item()
+    rows.append(Claim(
+        "3112719", f"fake target alpha = 0.1, saturated D = {d:.1e}: the logit gradient is "
+        f"D - alpha = {d - 0.1:.2g} (stays)", r"\partial \mathcal{L}/\partial z = D - \alpha",
+        d - 0.1, logit.grad.item(), 1e-12, "close",
+        "autograd of dcgan_lib.losses.discriminator_loss (float64)"))
 
     alpha = 0.1
     rows.append(Claim(
@@ -447,6 +479,13 @@ def _smoothing() -> list[Claim]:
         r"D^*(x) = \frac{p_{data}(1-\alpha)}{p_{data}+p_{model}} \le 1-\alpha",
         theory.optimal_discriminator(1.0, 0.0, real_label=1 - alpha),
         argmin_pointwise_bce(1.0, 0.0, 1 - alpha), 1e-9, "close",
+        "numeric minimisation of the pointwise BCE (bisection on its autograd slope)"))
+    rows.append(Claim(
+        "3112719", f"with both labels smoothed (1 - alpha, alpha), the optimal D never falls "
+        f"below alpha = {alpha:g}, even where the data put no mass",
+        r"D^*(x) = \frac{p_{data}(1-\alpha) + p_{model}\,\alpha}{p_{data}+p_{model}} \ge \alpha",
+        theory.optimal_discriminator(0.0, 1.0, real_label=1 - alpha, fake_label=alpha),
+        argmin_pointwise_bce(0.0, 1.0, 1 - alpha, alpha), 1e-9, "close",
         "numeric minimisation of the pointwise BCE (bisection on its autograd slope)"))
 
     grads = []
@@ -480,6 +519,18 @@ def _latents() -> list[Claim]:
             else r"\mathrm{Var}\,U(-1,1) = \tfrac13", theory.latent_variance(dist), mean,
             N_SE * se, "close", f"sample variance of {n} draws"))
 
+    outside = {dist: (z.abs() > 1).double() for dist, z in samples.items()}
+    mean, se = _mean_se(outside["gaussian"])
+    rows.append(Claim(
+        "3112758", "the Gaussian's support is unbounded: about a third of its draws lie "
+        "outside [-1, 1]", r"P(|z|>1) = \operatorname{erfc}(1/\sqrt2)",
+        math.erfc(1 / math.sqrt(2)), mean, N_SE * se, "close",
+        f"fraction of {n} N(0, 1) draws with |z| > 1"))
+    rows.append(Claim(
+        "3112758", "the uniform latent is bounded: no draw leaves [-1, 1]",
+        r"P(|z|>1) = 0", 0.0, outside["uniform"].mean().item(), 0, "equal",
+        f"fraction of {n} U(-1, 1) draws with |z| > 1"))
+
     torch.manual_seed(8)
     g = models.Generator(latent_dim=64, image_size=16, channels=1, width=16)
     first = g.main[0]
@@ -510,10 +561,12 @@ def ledger() -> list[Claim]:
         with torch.enable_grad():
             return [
                 *_introduction_generator(),
+                *_introduction_losses(),
                 *_architecture(),
                 *_discriminator_sizes(),
                 *_activations(),
-                _batch_variance(2, 40_000), _batch_variance(8, 40_000),
+                _batch_variance(2, 40_000), _batch_variance(4, 40_000),
+                _batch_variance(8, 40_000),
                 _batch_variance(64, 20_000),
                 _instance_norm_independent_of_batch(),
                 _bn_formula(),
@@ -535,30 +588,33 @@ def problem_ids(rows: list[Claim]) -> set[str]:
 
 def _fmt(value) -> str:
     if isinstance(value, tuple):
-        return " → ".join(map(str, value)) if len(value) > 2 else str(value)
+        return "(" + ", ".join(map(str, value)) + ")"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
 def to_html(rows: list[Claim]) -> str:
-    """The ledger as an HTML table. Closed forms sit in ``<span class="math">\\(...\\)</span>``,
-    the markup Sphinx gives inline math, so MathJax typesets them in the built book too."""
+    """The ledger as an HTML table that scrolls sideways on a narrow page. Closed forms sit in
+    ``<span class="math">\\(...\\)</span>``, the markup Sphinx gives inline math, so MathJax
+    typesets them in the built book too."""
     import html
 
     symbol = {"close": "±", "equal": "=", "greater": ">", "less": "<"}
-    head = ("<tr><th>problem</th><th>claim</th><th>closed form</th><th>expected</th>"
-            "<th>measured</th><th>check</th><th>holds</th><th>how it is measured</th></tr>")
+    head = ("<tr><th>problem</th><th>claim, and how it is measured</th><th>closed form</th>"
+            "<th>expected</th><th>measured</th><th>check</th><th>holds</th></tr>")
     body = []
     for r in rows:
         check = (f"± {r.tolerance:.2g}" if r.relation == "close"
                  else f"measured {symbol[r.relation]} expected")
         body.append(
             "<tr>"
-            f"<td>{r.problem_id or 'intro'}</td><td>{html.escape(r.claim)}</td>"
+            f"<td>{r.problem_id or 'intro'}</td>"
+            f"<td>{html.escape(r.claim)}<br><small><i>{html.escape(r.method)}</i></small></td>"
             f'<td><span class="math">\\({html.escape(r.closed_form)}\\)</span></td>'
             f"<td>{html.escape(_fmt(r.expected))}</td>"
             f"<td>{html.escape(_fmt(r.measured))}</td><td>{html.escape(check)}</td>"
-            f"<td>{'✅' if r.holds else '❌'}</td><td>{html.escape(r.method)}</td></tr>")
-    return (f"<table class='dcgan-table'>\n<thead>{head}</thead>\n<tbody>\n"
-            + "\n".join(body) + "\n</tbody></table>")
+            f"<td>{'✅' if r.holds else '❌'}</td></tr>")
+    return ("<div style='overflow-x: auto'><table class='dcgan-table' style='font-size: 0.85em'>"
+            f"\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body)
+            + "\n</tbody></table></div>")
