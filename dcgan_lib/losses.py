@@ -9,9 +9,12 @@ keeps the losses finite where D rounds to 0 or 1 in floating point.
                      non-saturating   L_G = -E[log D(G(z))]
 
 Label smoothing replaces the targets 1 and 0 by ``real_label`` (e.g. 0.9) and ``fake_label``.
+A NaN logit gives a NaN loss; the training loop checks every loss and stops there.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +25,8 @@ GENERATOR_LOSSES = ("minimax", "non_saturating")
 def _check_logits(name: str, logits) -> torch.Tensor:
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of logits, got {type(logits).__name__}")
-    if logits.dim() != 1:
-        raise ValueError(f"{name} must have shape (B,), got {tuple(logits.shape)}")
+    if logits.dim() != 1 or logits.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (B,) with B >= 1, got {tuple(logits.shape)}")
     return logits
 
 
@@ -35,8 +38,8 @@ def _check_label(name: str, value) -> float:
 
 def _check_temperature(temperature) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not temperature > 0:
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+            or not 0 < temperature < math.inf:
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
     return float(temperature)
 
 
