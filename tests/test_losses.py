@@ -157,9 +157,10 @@ def test_non_tensor_logits_raise_type_error_naming_the_type():
         generator_loss([0.1, 0.2])
 
 
-@pytest.mark.parametrize("shape", [(B, 1), (), (2, 3, 4)])
-def test_logits_of_wrong_shape_raise_naming_the_shape(shape):
-    with pytest.raises(ValueError, match=re.escape(f"must have shape (B,), got {shape}")):
+@pytest.mark.parametrize("shape", [(B, 1), (), (2, 3, 4), (0,)])
+def test_logits_of_wrong_shape_or_empty_raise_naming_the_shape(shape):
+    with pytest.raises(ValueError, match=re.escape(f"must have shape (B,) with B >= 1, "
+                                                   f"got {shape}")):
         discriminator_loss(torch.zeros(shape), torch.zeros(B))
 
 
@@ -170,9 +171,9 @@ def test_label_outside_zero_one_raises_naming_the_label(label):
         discriminator_loss(torch.zeros(B), torch.zeros(B), real_label=label)
 
 
-@pytest.mark.parametrize("temperature", [0, -1.0, float("nan")])
-def test_non_positive_temperature_raises_naming_the_value(temperature):
-    with pytest.raises(ValueError, match=re.escape(f"temperature must be a positive number, "
+@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), float("inf")])
+def test_non_positive_or_infinite_temperature_raises_naming_the_value(temperature):
+    with pytest.raises(ValueError, match=re.escape(f"temperature must be a positive finite number, "
                                                    f"got {temperature!r}")):
         generator_loss(torch.zeros(B), temperature=temperature)
 
