@@ -87,7 +87,9 @@ def check_leaks_batch(leaks_batch):
         (nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.GroupNorm(3, 3)), False),
     ]
     for layer, expected in cases:
-        name = repr(layer).replace("\n", "").replace("  ", "")
+        name = type(layer).__name__
+        if isinstance(layer, nn.Sequential):
+            name += "(" + ", ".join(type(m).__name__ for m in layer) + ")"
         layer.eval()  # the learner must switch it to training mode, as in a training step
         got = call(leaks_batch, "leaks_batch", layer)
         if not isinstance(got, (bool, np.bool_)) and not (

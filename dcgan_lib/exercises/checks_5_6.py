@@ -125,9 +125,11 @@ def check_latent_arithmetic(latent_arithmetic):
 @exercise("6.1", "The discriminator step's two losses", "implement", "discriminator_losses")
 def check_discriminator_losses(discriminator_losses):
     """(errD_real, errD_fake) = (BCE(D(real), 1), BCE(D(fake), 0)), fake detached from G."""
-    torch.manual_seed(9)
-    netD = Discriminator(image_size=16, channels=1, width=4, norm="none")
     g = torch.Generator().manual_seed(9)
+    netD = Discriminator(image_size=16, channels=1, width=4, norm="none")
+    with torch.no_grad():  # weights larger than DCGAN's init: logits of a few units, not ~0
+        for p in netD.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.25)
     for batch in (3, 5):
         real = torch.rand(batch, 1, 16, 16, generator=g) * 2 - 1
         leaf = torch.randn(batch, 1, 16, 16, generator=g, requires_grad=True)
@@ -139,7 +141,11 @@ def check_discriminator_losses(discriminator_losses):
         err_real, err_fake = (as_float(v, what) for v in got)
         with torch.no_grad():
             exp_real, exp_fake = losses.discriminator_loss(netD(real), netD(fake))
-        if abs(err_real - exp_fake.item()) < 1e-5 and abs(err_fake - exp_real.item()) < 1e-5:
+            swapped_real, swapped_fake = losses.discriminator_loss(netD(real), netD(fake),
+                                                                   real_label=0.0,
+                                                                   fake_label=1.0)
+        if abs(err_real - swapped_real.item()) < 1e-4 and abs(
+                err_fake - swapped_fake.item()) < 1e-4:
             fail(f"{what} swapped the targets; real images get label 1 and fakes label 0")
         if abs(err_real - exp_real.item()) > 1e-4:
             fail(f"{what} gives errD_real = {err_real:.4f}, expected {exp_real.item():.4f}: "

@@ -7,13 +7,14 @@ imported afresh in the kernel, so a learner who deletes or rebinds a check's nam
 edits a check cell, does not change the grade. Each exercise scores 1 when its check
 passes and 0 otherwise, with the reason: not attempted, the check's sentence, an error,
 or the time limit. A kernel that cannot be interrupted is restarted, and the cells that
-had run are run again, except those of the exercise that hung.
+had run are run again.
 """
 
 from __future__ import annotations
 
 import json
 import queue
+import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from dcgan_lib.exercises._core import EXERCISES
 from dcgan_lib.exercises.generate import CHECK_CALL, HEADING, chapter_of
 
 DEFAULT_TIME_LIMIT = 30.0
+_WARM_UP = "import dcgan_lib.exercises as __dcgan_exercises\ndel __dcgan_exercises"
 _RUN_CHECK = """\
 def __dcgan_run_check():
     import importlib
@@ -69,7 +71,8 @@ class _Kernel:
 
     def _start(self):
         self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(cwd=str(self.cwd))
+        # The kernel's own log lines (stderr) are not the learner's output: drop them.
+        self.manager.start_kernel(cwd=str(self.cwd), stderr=subprocess.DEVNULL)
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
@@ -140,8 +143,19 @@ def _chapter(path: Path, nb) -> int:
     return chapter_of(path)
 
 
+def setup_time_limit(time_limit: float) -> float:
+    """The limit for cells above the first exercise (installs, imports) and for the
+    grader's own import of the checks: importing torch can take many seconds on a busy
+    machine, and no exercise is at stake there."""
+    return max(4 * time_limit, 60.0)
+
+
 def grade(path, time_limit: float = DEFAULT_TIME_LIMIT) -> dict:
-    """Run the notebook at ``path`` and score it; returns a JSON-ready dict."""
+    """Run the notebook at ``path`` and score it; returns a JSON-ready dict.
+
+    ``time_limit`` (seconds) bounds each cell under an exercise heading and each check;
+    cells above the first exercise get ``setup_time_limit(time_limit)``.
+    """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     chapter = _chapter(path, nb)
@@ -150,37 +164,39 @@ def grade(path, time_limit: float = DEFAULT_TIME_LIMIT) -> dict:
     if not ids:
         raise ValueError(f"there are no exercises for chapter {chapter} ({path})")
     owner = _exercise_cells(nb)
-    hung: set[str] = set()
+    slow = setup_time_limit(time_limit)
+
+    def limit(index: int) -> float:
+        return time_limit if index in owner else slow
+
     kernel = _Kernel(path.parent.resolve())
+    ran: list[int] = []
+
+    def run_cell(index: int) -> _Outcome:
+        outcome = kernel.run(nb.cells[index].source, limit(index))
+        if outcome.ename == "restarted":
+            recover()
+        return outcome
+
+    def recover():
+        """After a restart: the cells that had run, run again, in order."""
+        kernel.run(_WARM_UP, slow)
+        for earlier in ran:
+            kernel.run(nb.cells[earlier].source, limit(earlier))
+
     try:
-        ran: list[int] = []
+        kernel.run(_WARM_UP, slow)
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or CHECK_CALL.match(cell.source.strip()):
                 continue  # check cells are replaced by the grader's own checks below
-            if owner.get(index) in hung:
-                continue
-            outcome = kernel.run(cell.source, time_limit)
-            if outcome.status == "timeout":
-                if owner.get(index) is not None:
-                    hung.add(owner[index])
-                if outcome.ename == "restarted":
-                    for earlier in ran:
-                        if owner.get(earlier) not in hung:
-                            kernel.run(nb.cells[earlier].source, time_limit)
-                continue
-            ran.append(index)
+            if run_cell(index).status != "timeout":
+                ran.append(index)
         results = []
         for ex_id in ids:
-            exercise = EXERCISES[ex_id]
-            if ex_id in hung:
-                outcome = _Outcome("timeout")
-            else:
-                outcome = kernel.run(_RUN_CHECK.format(ex_id=ex_id), time_limit)
-                if outcome.ename == "restarted":
-                    for earlier in ran:
-                        if owner.get(earlier) != ex_id:
-                            kernel.run(nb.cells[earlier].source, time_limit)
-            results.append(_result(exercise, outcome, time_limit))
+            outcome = kernel.run(_RUN_CHECK.format(ex_id=ex_id), time_limit)
+            if outcome.ename == "restarted":
+                recover()
+            results.append(_result(EXERCISES[ex_id], outcome, time_limit))
     finally:
         kernel.shutdown()
     return {
@@ -201,7 +217,7 @@ def _result(exercise, outcome: _Outcome, time_limit: float) -> Result:
     if outcome.status == "timeout":
         return make(0, "timed out", f"did not finish within the time limit of {time_limit:g} s")
     if outcome.ename == "NotAttempted":
-        return make(0, "not attempted", outcome.evalue)
+        return make(0, "not attempted", "")
     if outcome.ename == "CheckFailed":
         return make(0, "failed", outcome.evalue)
     return make(0, "error", f"{outcome.ename}: {outcome.evalue}")

@@ -1,0 +1,343 @@
+"""Every exercise check accepts the solution, reports a stub as not attempted, and rejects
+plausible wrong answers (sign errors, off-by-one, wrong axis, a missing term), each with
+a one-sentence message."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dcgan_lib.exercises import EXERCISES, CheckFailed, NotAttempted
+from dcgan_lib.exercises.generate import CHECK_CALL
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "exercises" / "solutions"
+
+
+def _solution_namespaces() -> dict[str, dict]:
+    """Run every solution notebook's code cells (not its check cells) in one namespace per
+    chapter: the solutions tested here are the ones the book shows."""
+    spaces = {}
+    for path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
+        namespace: dict = {}
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and not CHECK_CALL.match(cell.source.strip()):
+                exec(compile(cell.source, str(path), "exec"), namespace)
+        spaces[str(int(path.name[:2]))] = namespace
+    return spaces
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return _solution_namespaces()
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError("Exercise")
+
+
+def _one_sentence(message: str) -> bool:
+    return "\n" not in message and "Traceback" not in message and 10 < len(message) < 400
+
+
+# ------------------------------------------------------------------ wrong answers
+# Each entry: (exercise id, what is wrong, a wrong implementation).
+
+
+def _block(c_in, c_out, leak=0.2, norm=True, *, act=None, stride=2, pool=False, bias=False,
+           always_norm=False, act_first=False, fixed_leak=False):
+    layers = [nn.Conv2d(c_in, c_out, 4, stride, 1 if stride == 2 else "same", bias=bias)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    relu = act() if act else nn.LeakyReLU(0.2 if fixed_leak else leak)
+    if act_first:
+        layers.append(relu)
+    if norm or always_norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    if not act_first:
+        layers.append(relu)
+    return nn.Sequential(*layers)
+
+
+def _leaks(layer, *, train=True, whole=False, sample=0):
+    if train:
+        layer.train()
+    x = torch.randn(4, 3, 8, 8)
+    y = x.clone()
+    y[1:] = torch.randn(3, 3, 8, 8) * 3 + 1
+    with torch.no_grad():
+        a, b = layer(x), layer(y)
+    if whole:
+        return not torch.allclose(a, b)
+    return not torch.allclose(a[sample], b[sample], atol=1e-5)
+
+
+def _slerp(z0, z1, t, *, dot_dim=1, swap=False, divide=True, fallback=True):
+    u0, u1 = z0 / z0.norm(dim=1, keepdim=True), z1 / z1.norm(dim=1, keepdim=True)
+    omega = torch.acos((u0 * u1).sum(dim=dot_dim, keepdim=True).clamp(-1, 1))
+    parallel = omega < 1e-4
+    if fallback:
+        omega = torch.where(parallel, torch.ones_like(omega), omega)
+    w0, w1 = torch.sin((1 - t) * omega), torch.sin(t * omega)
+    if swap:
+        w0, w1 = w1, w0
+    out = (w0 * z0 + w1 * z1) / (torch.sin(omega) if divide else 1)
+    return torch.where(parallel, (1 - t) * z0 + t * z1, out) if fallback else out
+
+
+def _d_losses(netD, real, fake, *, detach=True, swap=False, double_sigmoid=False,
+              reduction="mean"):
+    real_logits = netD(real)
+    fake_logits = netD(fake.detach() if detach else fake)
+    if double_sigmoid:
+        real_logits, fake_logits = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+    one, zero = (0.0, 1.0) if swap else (1.0, 0.0)
+    bce = F.binary_cross_entropy_with_logits
+    return (bce(real_logits, torch.full_like(real_logits, one), reduction=reduction),
+            bce(fake_logits, torch.full_like(fake_logits, zero), reduction=reduction))
+
+
+def _sqrt_psd(a):
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def _frechet(mu1, c1, mu2, c2, *, factor=2.0, elementwise=False, mean_term=True,
+             squared=True):
+    if elementwise:
+        cross = np.sqrt(np.abs(c1 * c2))
+    else:
+        r = _sqrt_psd(c1)
+        cross = _sqrt_psd(r @ c2 @ r)
+    gap = np.linalg.norm(mu1 - mu2)
+    gap = gap**2 if squared else gap
+    return float((gap if mean_term else 0.0) + np.trace(c1 + c2 - factor * cross))
+
+
+def _is(p, *, reverse=False, exp=True, axis=0, safe=True):
+    q = p.mean(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if reverse:
+            terms = q * np.log(q / p)
+        elif safe:
+            terms = np.where(p > 0, p * np.log(p / q), 0.0)
+        else:
+            terms = p * np.log(p / q)
+    score = terms.sum(axis=1).mean()
+    return float(np.exp(score) if exp else score)
+
+
+def _var_mse(samples, sigma2, *, unbiased=True, dim=1, power=2, denom_power=2):
+    s2 = samples.var(dim=dim, unbiased=unbiased)
+    return ((s2 - sigma2).abs() ** power / sigma2**denom_power).mean().item()
+
+
+def _inorm(x, eps=1e-5, *, dims=(2, 3), unbiased=False, root=True):
+    mean = x.mean(dim=dims, keepdim=True)
+    var = x.var(dim=dims, unbiased=unbiased, keepdim=True)
+    return (x - mean) / (torch.sqrt(var + eps) if root else var + eps)
+
+
+WRONG = [
+    ("1.1", "off by one: s * H_in", lambda n, k, s, p: s * n + k - 2 * p),
+    ("1.1", "sign error on the padding", lambda n, k, s, p: s * (n - 1) + k + 2 * p),
+    ("1.1", "missing the kernel term", lambda n, k, s, p: s * (n - 1) - 2 * p + 2),
+    ("1.1", "padding counted once", lambda n, k, s, p: s * (n - 1) + k - p),
+    ("1.1", "a float instead of an int", lambda n, k, s, p: float(s * (n - 1) + k - 2 * p)),
+    ("1.2", "missing the + 1", lambda n, k, s, p: (n + 2 * p - k) // s),
+    ("1.2", "rounds up instead of down", lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1),
+    ("1.2", "true division", lambda n, k, s, p: (n + 2 * p - k) / s + 1),
+    ("1.2", "sign error on the padding", lambda n, k, s, p: (n - 2 * p - k) // s + 1),
+    ("1.3", "ReLU instead of LeakyReLU", lambda i, o, leak=0.2, norm=True:
+        _block(i, o, leak, norm, act=nn.ReLU)),
+    ("1.3", "pooling instead of a stride", lambda i, o, leak=0.2, norm=True:
+        _block(i, o, leak, norm, stride=1, pool=True)),
+    ("1.3", "BatchNorm even when norm=False", lambda i, o, leak=0.2, norm=True:
+        _block(i, o, leak, norm, always_norm=True)),
+    ("1.3", "the slope argument ignored", lambda i, o, leak=0.2, norm=True:
+        _block(i, o, leak, norm, fixed_leak=True)),
+    ("1.3", "a bias before the norm", lambda i, o, leak=0.2, norm=True:
+        _block(i, o, leak, norm, bias=True)),
+    ("1.3", "activation before the norm", lambda i, o, leak=0.2, norm=True:
+        _block(i, o, leak, norm, act_first=True)),
+    ("1.4", "choice a", lambda: "a"),
+    ("1.4", "choice c", lambda: "c"),
+    ("1.4", "choice d", lambda: "d"),
+    ("2.1", "missing the a in alpha * a", lambda a, alpha: torch.where(a >= 0, a, alpha)),
+    ("2.1", "sign error on the slope", lambda a, alpha: torch.where(a >= 0, a, -alpha * a)),
+    ("2.1", "plain ReLU", lambda a, alpha: torch.clamp(a, min=0)),
+    ("2.1", "cut off from autograd", lambda a, alpha:
+        torch.tensor(np.where(a.detach().numpy() >= 0, a.detach().numpy(),
+                              alpha * a.detach().numpy()))),
+    ("2.2", "the closed form, not a measurement", lambda s, alpha: 0.5 * (1 + alpha)),
+    ("2.2", "the ReLU gradient (alpha ignored)", lambda s, alpha: (s > 0).float().mean().item()),
+    ("2.2", "the mean output instead of the gradient", lambda s, alpha:
+        F.leaky_relu(s, alpha).mean().item()),
+    ("2.2", "the slope below zero counted as 1 - alpha", lambda s, alpha:
+        ((s > 0).float() + (s <= 0).float() * (1 - alpha)).mean().item()),
+    ("2.3", "1 - a^2 for tanh", lambda a, kind:
+        1 - a**2 if kind == "tanh" else ((a > -1) & (a < 1)).float()),
+    ("2.3", "missing the square", lambda a, kind:
+        1 - torch.tanh(a) if kind == "tanh" else ((a > -1) & (a < 1)).float()),
+    ("2.3", "clip passes gradient everywhere", lambda a, kind:
+        1 - torch.tanh(a) ** 2 if kind == "tanh" else torch.ones_like(a)),
+    ("2.3", "sign error", lambda a, kind:
+        torch.tanh(a) ** 2 - 1 if kind == "tanh" else -((a > -1) & (a < 1)).float()),
+    ("2.4", "one network's factor", lambda: 0.6**10),
+    ("2.4", "adding 20% per layer", lambda: 1 + 0.2 * 10),
+    ("2.4", "one layer only", lambda: 1.2),
+    ("3.1", "biased variance", lambda s, v: _var_mse(s, v, unbiased=False)),
+    ("3.1", "variance over the wrong axis", lambda s, v: _var_mse(s, v, dim=0)),
+    ("3.1", "divided by sigma^2 instead of sigma^4", lambda s, v: _var_mse(s, v, denom_power=1)),
+    ("3.1", "absolute instead of squared error", lambda s, v: _var_mse(s, v, power=1)),
+    ("3.2", "statistics over the batch (BatchNorm)", lambda x, eps=1e-5:
+        _inorm(x, eps, dims=(0, 2, 3))),
+    ("3.2", "statistics over the channels too (LayerNorm)", lambda x, eps=1e-5:
+        _inorm(x, eps, dims=(1, 2, 3))),
+    ("3.2", "unbiased variance", lambda x, eps=1e-5: _inorm(x, eps, unbiased=True)),
+    ("3.2", "missing eps", lambda x, eps=1e-5: _inorm(x, 0.0)),
+    ("3.2", "missing the square root", lambda x, eps=1e-5: _inorm(x, eps, root=False)),
+    ("3.3", "compares the whole batch", lambda layer: _leaks(layer, whole=True)),
+    ("3.3", "left in evaluation mode", lambda layer: _leaks(layer, train=False)),
+    ("3.3", "compares a sample that changed", lambda layer: _leaks(layer, sample=1)),
+    ("3.3", "always False", lambda layer: False),
+    ("3.4", "equality instead of below", lambda: 41),
+    ("3.4", "solving 2 / B < 0.05", lambda: 40),
+    ("3.4", "solving 2 / (B - 1) < 0.1", lambda: 21),
+    ("4.1", "the minimax loss", lambda x: torch.log(1 - torch.sigmoid(x)).mean()),
+    ("4.1", "log of the sigmoid (overflows)", lambda x: -torch.log(torch.sigmoid(x)).mean()),
+    ("4.1", "sum instead of mean", lambda x: -F.logsigmoid(x).sum()),
+    ("4.1", "sign error", lambda x: F.logsigmoid(x).mean()),
+    ("4.2", "targets swapped", lambda r, f, a:
+        F.binary_cross_entropy_with_logits(r, torch.full_like(r, a))
+        + F.binary_cross_entropy_with_logits(f, torch.full_like(f, 1 - a))),
+    ("4.2", "one-sided: fakes still target 0", lambda r, f, a:
+        F.binary_cross_entropy_with_logits(r, torch.full_like(r, 1 - a))
+        + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))),
+    ("4.2", "one mean over both batches", lambda r, f, a:
+        F.binary_cross_entropy_with_logits(
+            torch.cat([r, f]), torch.cat([torch.full_like(r, 1 - a), torch.full_like(f, a)]))),
+    ("4.2", "sign error on alpha", lambda r, f, a:
+        F.binary_cross_entropy_with_logits(r, torch.full_like(r, 1 - a))
+        + F.binary_cross_entropy_with_logits(f, torch.full_like(f, -a))),
+    ("4.3", "lambda_g + lambda_d in the closed form", lambda g, d:
+        math.sqrt(max(0.0, 4 - (g + d) ** 2)) / 2),
+    ("4.3", "missing the / 2", lambda g, d: math.sqrt(max(0.0, 4 - (g - d) ** 2))),
+    ("4.3", "the real part", lambda g, d:
+        float(np.abs(np.linalg.eigvals(np.array([[-g, -1.0], [1.0, -d]])).real).max())),
+    ("4.3", "no case for real eigenvalues", lambda g, d: math.sqrt(4 - (g - d) ** 2) / 2),
+    ("4.4", "the ratio upside down", lambda: 0.01 / 0.99),
+    ("4.4", "the non-saturating gradient itself", lambda: 0.99),
+    ("4.4", "1 / D", lambda: 100.0),
+    ("5.1", "linear interpolation", lambda z0, z1, t: (1 - t) * z0 + t * z1),
+    ("5.1", "weights swapped", lambda z0, z1, t: _slerp(z0, z1, t, swap=True)),
+    ("5.1", "dot product over the batch axis", lambda z0, z1, t:
+        _slerp(z0, z1, t, dot_dim=0)),
+    ("5.1", "missing the division by sin W", lambda z0, z1, t: _slerp(z0, z1, t, divide=False)),
+    ("5.1", "no fallback for parallel latents", lambda z0, z1, t:
+        _slerp(z0, z1, t, fallback=False)),
+    ("5.2", "uniform on [0, 1]", lambda n, d, dist, g:
+        torch.randn(n, d, generator=g) if dist == "gaussian" else torch.rand(n, d, generator=g)),
+    ("5.2", "generator ignored", lambda n, d, dist, g:
+        torch.randn(n, d) if dist == "gaussian" else torch.rand(n, d) * 2 - 1),
+    ("5.2", "uniform scaled to variance 1", lambda n, d, dist, g:
+        torch.randn(n, d, generator=g) if dist == "gaussian"
+        else (torch.rand(n, d, generator=g) * 2 - 1) * 3**0.5),
+    ("5.2", "Gaussian truncated at 2", lambda n, d, dist, g:
+        torch.randn(n, d, generator=g).clamp(-2, 2) if dist == "gaussian"
+        else torch.rand(n, d, generator=g) * 2 - 1),
+    ("5.3", "the ratio of squared norms", lambda: 0.5),
+    ("5.3", "no shrinkage", lambda: 1.0),
+    ("5.3", "sqrt(2)", lambda: 2**0.5),
+    ("5.4", "sign error", lambda a, b, c: a.mean(0) + b.mean(0) - c.mean(0)),
+    ("5.4", "mean over the wrong axis", lambda a, b, c: a.mean(1) - b.mean(1) + c.mean(1)),
+    ("5.4", "missing the third term", lambda a, b, c: a.mean(0) - b.mean(0)),
+    ("5.4", "sums instead of means", lambda a, b, c: a.sum(0) - b.sum(0) + c.sum(0)),
+    ("6.1", "no detach", lambda netD, r, f: _d_losses(netD, r, f, detach=False)),
+    ("6.1", "labels swapped", lambda netD, r, f: _d_losses(netD, r, f, swap=True)),
+    ("6.1", "sigmoid applied twice", lambda netD, r, f: _d_losses(netD, r, f,
+                                                                double_sigmoid=True)),
+    ("6.1", "sum instead of mean", lambda netD, r, f: _d_losses(netD, r, f, reduction="sum")),
+    ("6.2", "missing the factor 2", lambda m1, c1, m2, c2: _frechet(m1, c1, m2, c2, factor=1.0)),
+    ("6.2", "elementwise square root", lambda m1, c1, m2, c2:
+        _frechet(m1, c1, m2, c2, elementwise=True)),
+    ("6.2", "missing the mean term", lambda m1, c1, m2, c2:
+        _frechet(m1, c1, m2, c2, mean_term=False)),
+    ("6.2", "distance of the means not squared", lambda m1, c1, m2, c2:
+        _frechet(m1, c1, m2, c2, squared=False)),
+    ("6.3", "KL reversed", lambda p: _is(p, reverse=True)),
+    ("6.3", "missing the exp", lambda p: _is(p, exp=False)),
+    ("6.3", "marginal over the wrong axis", lambda p: _is(p, axis=1)),
+    ("6.3", "0 log 0 gives nan", lambda p: _is(p, safe=False)),
+    ("6.4", "one half of the loss", lambda: math.log(2)),
+    ("6.4", "base-10 logarithm", lambda: 2 * math.log10(2)),
+    ("6.4", "base-2 logarithm", lambda: 2.0),
+]
+
+
+def test_every_exercise_has_at_least_three_wrong_answers():
+    counts = {ex_id: sum(1 for w in WRONG if w[0] == ex_id) for ex_id in EXERCISES}
+    assert min(counts.values()) >= 3, counts
+
+
+def test_every_chapter_has_at_least_four_exercises_of_mixed_kinds():
+    chapters = {}
+    for exercise in EXERCISES.values():
+        chapters.setdefault(exercise.id.split(".")[0], []).append(exercise.kind)
+    assert sorted(chapters) == ["1", "2", "3", "4", "5", "6"]
+    assert all(len(kinds) >= 4 for kinds in chapters.values()), chapters
+    assert {k for kinds in chapters.values() for k in kinds} == {
+        "compute", "implement", "measure", "explain"}
+
+
+@pytest.mark.parametrize("ex_id", sorted(EXERCISES))
+def test_check_accepts_the_solution_from_the_notebook(ex_id, solutions, capsys):
+    exercise = EXERCISES[ex_id]
+    answers = [solutions[ex_id.split(".")[0]][name] for name in exercise.names]
+    exercise.check(*answers)
+    assert capsys.readouterr().out.startswith(f"Exercise {ex_id} passed: ")
+
+
+@pytest.mark.parametrize("ex_id", sorted(EXERCISES))
+def test_check_reports_a_stub_as_not_attempted(ex_id):
+    with pytest.raises(NotAttempted, match=rf"^Exercise {re.escape(ex_id)} is not attempted"):
+        EXERCISES[ex_id].check(_stub)
+
+
+@pytest.mark.parametrize("ex_id, label, wrong", WRONG, ids=[f"{w[0]}-{w[1]}" for w in WRONG])
+def test_check_rejects_a_wrong_answer_in_one_sentence(ex_id, label, wrong):
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failure:
+        EXERCISES[ex_id].check(wrong)
+    assert _one_sentence(str(failure.value)), str(failure.value)
+
+
+def test_failure_renders_in_ipython_as_its_sentence_alone():
+    with pytest.raises(CheckFailed) as failure:
+        EXERCISES["1.1"].check(lambda n, k, s, p: s * (n - 1) + k - p)
+    message = ("conv_transpose_output_size(4, 4, 2, 1) returned 9; "
+               "a k=4, s=2, p=1 layer doubles 4 to 8")
+    assert str(failure.value) == message
+    assert failure.value._render_traceback_() == [f"CheckFailed: {message}"]
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__ is False
+    assert failure.value.__context__ is None
+
+
+def test_a_learner_error_is_reported_not_raised_through_the_check():
+    def broken(n, k, s, p):
+        return undefined_name  # noqa: F821
+
+    with pytest.raises(CheckFailed, match=r"raised NameError: name 'undefined_name'"):
+        EXERCISES["1.1"].check(broken)
+
+
+def test_a_name_that_is_not_a_function_is_reported():
+    with pytest.raises(CheckFailed, match="must be a function, got int"):
+        EXERCISES["1.1"].check(8)
