@@ -588,10 +588,14 @@ def problem_ids(rows: list[Claim]) -> set[str]:
 
 def _fmt(value) -> str:
     if isinstance(value, tuple):
-        return "(" + ", ".join(map(str, value)) + ")"
+        return str(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+HOLDS = "<span style='color: #1a7f37'>yes</span>"
+FAILS = "<b style='color: #cf222e'>NO</b>"
 
 
 def to_html(rows: list[Claim]) -> str:
@@ -605,8 +609,8 @@ def to_html(rows: list[Claim]) -> str:
             "<th>expected</th><th>measured</th><th>check</th><th>holds</th></tr>")
     body = []
     for r in rows:
-        check = (f"± {r.tolerance:.2g}" if r.relation == "close"
-                 else f"measured {symbol[r.relation]} expected")
+        check = {"close": f"± {r.tolerance:.2g}", "equal": "exact"}.get(
+            r.relation, f"{symbol[r.relation]} expected")
         body.append(
             "<tr>"
             f"<td>{r.problem_id or 'intro'}</td>"
@@ -614,7 +618,7 @@ def to_html(rows: list[Claim]) -> str:
             f'<td><span class="math">\\({html.escape(r.closed_form)}\\)</span></td>'
             f"<td>{html.escape(_fmt(r.expected))}</td>"
             f"<td>{html.escape(_fmt(r.measured))}</td><td>{html.escape(check)}</td>"
-            f"<td>{'✅' if r.holds else '❌'}</td></tr>")
+            f"<td>{HOLDS if r.holds else FAILS}</td></tr>")
     return ("<div style='overflow-x: auto'><table class='dcgan-table' style='font-size: 0.85em'>"
             f"\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body)
             + "\n</tbody></table></div>")

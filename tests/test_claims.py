@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dcgan_lib.claims import Claim, ledger, problem_ids, to_html
+from dcgan_lib.claims import FAILS, HOLDS, Claim, ledger, problem_ids, to_html
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_DIRS = [REPO.parent / "shared" / "seeds", Path("/work/shared/seeds")]
@@ -67,5 +67,6 @@ def test_html_table_has_one_row_per_claim_and_marks_broken_ones(rows):
     broken = Claim("1", "a <broken> claim", "x", 1.0, 2.0, 0.1, "close", "m")
     table = to_html([*rows, broken])
     assert table.count("<tr>") == len(rows) + 2  # the header row and the broken one
-    assert table.count("❌") == 1
+    assert table.count(FAILS) == 1
+    assert table.count(HOLDS) == len(rows)
     assert "a &lt;broken&gt; claim" in table
