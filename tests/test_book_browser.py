@@ -72,8 +72,16 @@ def test_page_renders_math_images_and_no_tracebacks(page, server, browser):
         " && MathJax.startup.promise && document.querySelector('mjx-container'))",
         timeout=30_000)
     tab.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
-    text = tab.inner_text("article")
+    # the prose and the outputs, without code listings (whose strings may hold LaTeX)
+    text = tab.evaluate(
+        "() => { const a = document.querySelector('article').cloneNode(true);"
+        " a.querySelectorAll('pre, code, .cell_input, .highlight').forEach(e => e.remove());"
+        " document.body.appendChild(a); const t = a.innerText; a.remove(); return t; }")
     assert "$$" not in text, f"{page}: unrendered display math"
+    untypeset = tab.evaluate(
+        "() => Array.from(document.querySelectorAll('article .math'))"
+        ".filter(e => !e.querySelector('mjx-container')).length")
+    assert untypeset == 0, f"{page}: {untypeset} math elements not typeset by MathJax"
     assert not re.search(r"\\(frac|mathbb|lfloor|langle|sqrt)\b", text), \
         f"{page}: raw LaTeX left in the text"
     broken = tab.evaluate(
