@@ -1,0 +1,156 @@
+"""The learner notebooks are generated from the solution notebooks, the single source:
+stubs in place of solutions, the solution behind a toggle, check cells tagged, no outputs,
+and `generate --check` fails when a committed learner notebook is out of date."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dcgan_lib.exercises import EXERCISES
+from dcgan_lib.exercises.generate import (
+    BEGIN,
+    CHECK_CALL,
+    SourceError,
+    generate,
+    learner_notebook,
+    split_regions,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "exercises" / "solutions"
+LEARNERS = sorted((ROOT / "exercises").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _notebook(*cells) -> nbformat.NotebookNode:
+    made = []
+    for kind, source in cells:
+        new = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
+        made.append(new(source))
+    return nbformat.v4.new_notebook(cells=made)
+
+
+EXAMPLE = (
+    ("md", "### Exercise 1.1 (compute): size\n\nDo it."),
+    ("code", "def conv_transpose_output_size(size, kernel, stride, padding):\n"
+             "    \"\"\"Doc.\"\"\"\n"
+             "    # BEGIN SOLUTION\n"
+             "    return stride * (size - 1) + kernel - 2 * padding\n"
+             "    # END SOLUTION"),
+    ("code", "check_conv_transpose_output_size(conv_transpose_output_size)"),
+)
+
+
+def test_committed_learner_notebooks_match_their_sources():
+    assert generate(SOLUTIONS, ROOT / "exercises", check=True) == []
+
+
+def test_there_is_one_learner_notebook_per_chapter():
+    assert [p.name[:2] for p in LEARNERS] == ["01", "02", "03", "04", "05", "06"]
+
+
+def test_generate_check_exits_nonzero_on_a_stale_learner_notebook(tmp_path):
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    stale = tmp_path / "exercises" / "01_principles.ipynb"
+    nb = nbformat.read(stale, as_version=4)
+    nb.cells[0].source += "\nEdited by hand."
+    nbformat.write(nb, stale)
+    run = subprocess.run([sys.executable, "-m", "dcgan_lib.exercises", "generate", "--check"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "01_principles.ipynb differs from its source" in run.stderr
+    fixed = subprocess.run([sys.executable, "-m", "dcgan_lib.exercises", "generate"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert fixed.returncode == 0 and "wrote exercises/01_principles.ipynb" in fixed.stdout
+    again = subprocess.run([sys.executable, "-m", "dcgan_lib.exercises", "generate", "--check"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+
+
+def test_stub_replaces_the_region_at_its_indentation():
+    learner = learner_notebook(_notebook(*EXAMPLE), chapter=1)
+    assert learner.cells[1].source == (
+        "def conv_transpose_output_size(size, kernel, stride, padding):\n"
+        "    \"\"\"Doc.\"\"\"\n"
+        "    raise NotImplementedError(\"Exercise 1.1\")")
+
+
+def test_solution_follows_the_stub_behind_a_closed_toggle():
+    learner = learner_notebook(_notebook(*EXAMPLE), chapter=1)
+    shown = learner.cells[2]
+    assert shown.cell_type == "markdown"
+    assert shown.source.startswith("<details>\n<summary>Solution to exercise 1.1</summary>")
+    assert "    return stride * (size - 1) + kernel - 2 * padding" in shown.source
+    assert BEGIN not in shown.source and "<details open" not in shown.source
+
+
+def test_check_cell_is_tagged_to_raise():
+    learner = learner_notebook(_notebook(*EXAMPLE), chapter=1)
+    assert learner.cells[3].metadata["tags"] == ["raises-exception"]
+
+
+def test_solution_region_at_top_level_is_refused():
+    with pytest.raises(SourceError, match="inside a function body"):
+        split_regions("# BEGIN SOLUTION\nx = 1\n# END SOLUTION", "cell")
+
+
+def test_unclosed_region_is_refused():
+    with pytest.raises(SourceError, match="never closed"):
+        split_regions("def f():\n    # BEGIN SOLUTION\n    return 1", "cell")
+
+
+def test_check_call_that_does_not_match_the_registry_is_refused():
+    cells = (*EXAMPLE[:2], ("code", "check_conv_output_size(conv_transpose_output_size)"))
+    with pytest.raises(SourceError, match="is checked by check_conv_transpose_output_size"):
+        learner_notebook(_notebook(*cells), chapter=1)
+
+
+def test_exercise_without_its_check_cell_is_refused():
+    with pytest.raises(SourceError, match="needs one solution cell and then one check cell"):
+        learner_notebook(_notebook(*EXAMPLE[:2]), chapter=1)
+
+
+@pytest.mark.parametrize("path", LEARNERS, ids=lambda p: p.name)
+def test_learner_notebook_has_no_outputs_and_no_solution_code(path):
+    learner = nbformat.read(path, as_version=4)
+    solution = nbformat.read(SOLUTIONS / path.name, as_version=4)
+    solution_lines = set()
+    for cell in solution.cells:
+        for indent, lines in split_regions(cell.source, path.name) if cell.cell_type == "code" \
+                else []:
+            if indent is not None:
+                solution_lines |= {line.strip() for line in lines if len(line.strip()) > 12}
+    for cell in learner.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+            assert not solution_lines & {line.strip() for line in cell.source.split("\n")}
+    for cell in solution.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("path", LEARNERS, ids=lambda p: p.name)
+def test_every_exercise_has_task_hint_stub_solution_and_check(path):
+    learner = nbformat.read(path, as_version=4)
+    chapter = int(path.name[:2])
+    expected = sorted((i for i in EXERCISES if i.startswith(f"{chapter}.")),
+                      key=lambda i: int(i.split(".")[1]))
+    assert learner.metadata["dcgan_exercises"] == {"chapter": chapter, "exercises": expected}
+    text = "\n".join(c.source for c in learner.cells)
+    for ex_id in expected:
+        section = text.split(f"### Exercise {ex_id} ")[1].split("### Exercise ")[0]
+        assert re.search(r":::\{admonition\} Hint\n:class: dropdown\n", section), ex_id
+        assert f'raise NotImplementedError("Exercise {ex_id}")' in section, ex_id
+        assert f"<summary>Solution to exercise {ex_id}</summary>" in section, ex_id
+        check = EXERCISES[ex_id]
+        assert f"{check.check.__name__}({', '.join(check.names)})" in section, ex_id
+    checks = [c for c in learner.cells if c.cell_type == "code"
+              and CHECK_CALL.match(c.source.strip())]
+    assert len(checks) == len(expected)
+    assert all(c.metadata.get("tags") == ["raises-exception"] for c in checks)
