@@ -238,3 +238,35 @@ def test_progress_bar_shows_unless_ci_is_set(monkeypatch, capsys):
     monkeypatch.setenv("CI", "1")
     train(tiny(max_steps=2, progress=True))
     assert capsys.readouterr().err == ""
+
+
+# the GPU switches, run on the CPU (all but the CUDA graph exist there too)
+
+ALL_BUT_GRAPH_BF16 = Speedups(on_device_data=True, channels_last=True, autocast="bfloat16",
+                              fused_adam=True, generator_grads_only=True)
+ALL_BUT_GRAPH_FP16 = Speedups(on_device_data=True, channels_last=True, autocast="float16",
+                              grad_scaler=True, fused_adam=True, generator_grads_only=True)
+
+
+def test_bf16_switches_track_the_fp32_reference_on_the_first_step(reference_run):
+    fast = train(tiny(max_steps=4), speedups=ALL_BUT_GRAPH_BF16)
+    # bf16 keeps 8 significant bits (relative rounding 2^-9 ~ 0.2% per value); through a
+    # 3-layer discriminator the first losses stay within 1% of fp32
+    for key in ("loss_d", "loss_g", "d_x", "d_g_z1"):
+        assert fast.history[key][0] == pytest.approx(reference_run.history[key][0], rel=0.01)
+    assert all(math.isfinite(v) for v in fast.history["loss_d"] + fast.history["loss_g"])
+
+
+def test_fp16_with_grad_scaler_trains_with_finite_losses():
+    result = train(tiny(max_steps=8), speedups=ALL_BUT_GRAPH_FP16)
+    h = result.history
+    assert len(h["step"]) == 8
+    assert all(math.isfinite(v) for v in h["loss_d"] + h["loss_g"])
+    # the scaler skips the steps whose scaled gradients overflow fp16 and lowers its scale,
+    # but it does not skip them all: the discriminator's loss moves
+    assert h["loss_d"][-1] != pytest.approx(h["loss_d"][0], abs=1e-3)
+
+
+def test_cuda_graph_switch_is_refused_off_cuda():
+    with pytest.raises(ValueError, match="cuda_graph needs a CUDA device, got cpu"):
+        train(tiny(max_steps=1), speedups=Speedups(cuda_graph=True))
