@@ -39,6 +39,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # the mode an ordinary open() would give
         with os.fdopen(fd, "wb") as f:
             _write_all(f, data)
             f.flush()
@@ -58,6 +59,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def remove_stale_temporaries(path: str | Path) -> None:
