@@ -49,6 +49,8 @@ import torch
 from dcgan_lib.models import Generator
 
 ORT_VERSION = "1.30.0"  # onnxruntime-web, pinned: the three files below must match
+ORT_INTEGRITY = ("sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1S"
+                 "igqR4CXAfKYQ==")  # the registry's dist.integrity of that tarball
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 NPM_CACHE = Path(os.environ.get("DCGAN_NPM_CACHE", "~/.cache/dcgan-npm")).expanduser()
 SCRIPT = Path(__file__).with_name("explorer.js")
@@ -99,18 +101,30 @@ def export_onnx(generator: torch.nn.Module, path: Path) -> Path:
 
 def onnxruntime_web(cache: Path = NPM_CACHE) -> Path:
     """The ``dist`` folder of onnxruntime-web ``ORT_VERSION``, installed into ``cache`` by
-    npm the first time (the only step that needs the network)."""
-    package = Path(cache) / "node_modules" / "onnxruntime-web"
-    manifest = package / "package.json"
-    installed = json.loads(manifest.read_text())["version"] if manifest.is_file() else None
-    if installed != ORT_VERSION:
+    npm the first time (the only step that needs the network) and checked against the
+    pinned ``ORT_INTEGRITY``."""
+    cache = Path(cache)
+    package = cache / "node_modules" / "onnxruntime-web"
+    lock = cache / "node_modules" / ".package-lock.json"
+
+    def installed() -> dict:
+        if not lock.is_file():
+            return {}
+        return json.loads(lock.read_text())["packages"].get("node_modules/onnxruntime-web", {})
+
+    if installed().get("version") != ORT_VERSION:
         npm = shutil.which("npm")
         if npm is None:
             raise RuntimeError(f"onnxruntime-web {ORT_VERSION} is not in {cache} and npm is not "
                                f"installed to fetch it (install Node.js and npm)")
-        Path(cache).mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund",
-                        "--loglevel=error", f"onnxruntime-web@{ORT_VERSION}"], check=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--prefix", str(cache), "--save-exact", "--no-audit",
+                        "--no-fund", "--ignore-scripts", "--loglevel=error",
+                        f"onnxruntime-web@{ORT_VERSION}"], check=True)
+    integrity = installed().get("integrity")
+    if integrity != ORT_INTEGRITY:
+        raise RuntimeError(f"onnxruntime-web in {cache} has integrity {integrity}, not the "
+                           f"pinned {ORT_INTEGRITY}; delete {cache} to fetch it again")
     missing = [name for name in ORT_FILES if not (package / "dist" / name).is_file()]
     if missing:
         raise RuntimeError(f"onnxruntime-web in {package} lacks {', '.join(missing)}")
