@@ -7,7 +7,8 @@
  * onnxruntime-web in WebAssembly) draws G(z) on a canvas as the slider moves. The files
  * sit in the data-base folder; dcgan_lib/explorer.py writes them.
  *
- * window.dcganExplorer is the last explorer created (window.dcganExplorers lists all):
+ * An explorer starts (and the browser fetches the runtime) when it scrolls near the screen.
+ * window.dcganExplorer is the last explorer started (window.dcganExplorers lists all):
  *   latent()  the latent whose image is on the canvas (array of latent_dim numbers)
  *   state()   {seedA, seedB, t, mode}
  *   idle()    a promise that resolves once the canvas shows the current controls
@@ -294,23 +295,38 @@
     return api;
   }
 
+  function start(box) {
+    var status = box.querySelector(".dcgan-explorer-status");
+    status.textContent = "The latent explorer is loading its generator.";
+    runtime(box.getAttribute("data-base")).then(function (rt) {
+      var explorer = Explorer(box, rt);
+      window.dcganExplorers.push(explorer);
+      window.dcganExplorer = explorer;
+    }).catch(function (error) {
+      status.textContent = "The latent explorer could not start: " + error.message;
+    });
+  }
+
+  /** Start each explorer when it comes near the screen, so that a reader who never
+   *  scrolls to it does not download the runtime (about 16 MB). */
   function init() {
     window.dcganExplorers = window.dcganExplorers || [];
     document.querySelectorAll(".dcgan-explorer:not([data-started])").forEach(function (box) {
       box.setAttribute("data-started", "");
-      var status = box.querySelector(".dcgan-explorer-status");
       if (location.protocol === "file:") {
-        status.textContent = FILE_MESSAGE;
+        box.querySelector(".dcgan-explorer-status").textContent = FILE_MESSAGE;
         return;
       }
-      var base = box.getAttribute("data-base");
-      runtime(base).then(function (rt) {
-        var explorer = Explorer(box, rt);
-        window.dcganExplorers.push(explorer);
-        window.dcganExplorer = explorer;
-      }).catch(function (error) {
-        status.textContent = "The latent explorer could not start: " + error.message;
-      });
+      if (!("IntersectionObserver" in window)) return start(box);
+      box.querySelector(".dcgan-explorer-status").textContent =
+        "The latent explorer loads its generator when you scroll to it.";
+      var observer = new IntersectionObserver(function (entries) {
+        if (entries.some(function (entry) { return entry.isIntersecting; })) {
+          observer.disconnect();
+          start(box);
+        }
+      }, { rootMargin: "300px" });
+      observer.observe(box);
     });
   }
 

@@ -26,9 +26,10 @@ uniform draws become Gaussian coordinates by the Box-Muller transform, and the p
 between the two latents is ``dcgan_lib.latent``'s lerp or slerp, written in JavaScript.
 ``window.dcganExplorer.latent()`` returns the latent currently drawn.
 
-The browser fetches the WebAssembly, so the page must come from a web server (any static
-host, or ``python -m http.server`` in the built book's folder); opened as a ``file://``
-page, the explorer says so instead of drawing.
+An explorer starts, and the browser fetches these files (about 16 MB, mostly the
+WebAssembly runtime), only when the reader scrolls near it. Because they are fetched,
+the page must come from a web server (any static host, or ``python -m http.server`` in
+the built book's folder); opened as a ``file://`` page, the explorer says so instead.
 """
 
 from __future__ import annotations

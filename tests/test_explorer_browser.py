@@ -55,6 +55,8 @@ def site(tmp_path_factory):
     generator = contrasty_generator()
     build(folder / "explorer", generator=generator, weights="test generator")
     (folder / "index.html").write_text(PAGE.format(explorer_html(base="explorer/")))
+    far_down = '<div style="height: 5000px">A long chapter.</div>' + explorer_html("explorer/")
+    (folder / "far.html").write_text(PAGE.format(far_down))
     server = ThreadingHTTPServer(("127.0.0.1", 0),
                                  functools.partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -202,6 +204,20 @@ def test_random_button_draws_new_gaussian_endpoints(site, page):
     # standard errors: mean 1/sqrt(1000) = 0.032, variance sqrt(2/1000) = 0.045; 4 of each
     assert abs(coords.mean()) < 4 * 0.032
     assert abs(coords.var() - 1) < 4 * 0.045
+
+
+def test_runtime_is_fetched_only_when_the_reader_scrolls_to_the_explorer(site, page):
+    url, _, _ = site
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(url.replace("index.html", "far.html"))
+    page.wait_for_load_state("networkidle")  # nothing in flight for 500 ms
+    assert not [u for u in fetched if u.endswith((".wasm", ".onnx", "ort.wasm.min.js"))]
+    playwright_api.expect(page.locator(".dcgan-explorer-status")).to_contain_text("scroll")
+    page.locator(".dcgan-explorer").scroll_into_view_if_needed()
+    page.wait_for_function("window.dcganExplorer && window.dcganExplorer.images > 0",
+                           timeout=60_000)
+    assert [u for u in fetched if u.endswith("generator.onnx")]
 
 
 def test_opened_as_a_file_the_explorer_says_it_needs_a_web_server(site, page):
