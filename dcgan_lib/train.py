@@ -676,7 +676,7 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
     out = prepare_out(cfg.out) if cfg.out is not None else None
     checkpoint_path = out / CHECKPOINT_NAME if out is not None else None
     if resume is not None and not Path(resume).is_file():
-        raise ValueError(f"--resume: no checkpoint at {str(resume)!r}")
+        raise ValueError(f"no checkpoint to resume from at {str(resume)!r}")
     x = _training_images(cfg, images)
     n_images, channels = x.shape[0], x.shape[1]
     steps_per_epoch = n_images // cfg.batch_size
@@ -710,8 +710,8 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
     fmt = torch.channels_last if speedups.channels_last else torch.contiguous_format
     x = x.to(device).contiguous(memory_format=fmt) if speedups.on_device_data else x
     noise = fixed_noise(cfg, device)
-    if speedups.channels_last or device.type == "cuda":
-        torch.backends.cudnn.benchmark = speedups.channels_last
+    if device.type == "cuda":  # let cuDNN time its algorithms for these fixed shapes
+        torch.backends.cudnn.benchmark = cfg.fast
     netG.train()
     netD.train()
     pending: list[tuple[int, int, float, torch.Tensor]] = []  # (step, epoch, t, stats)
@@ -892,7 +892,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, data_mod.DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except TrainingDiverged as exc:
+    except (TrainingDiverged, OSError) as exc:  # diverged, or the disk failed mid-run
         print(f"error: {exc}", file=sys.stderr)
         return 1
     h = result.history
