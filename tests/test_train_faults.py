@@ -272,6 +272,42 @@ def test_absurd_learning_rate_exits_1_naming_the_step_and_the_loss(tmp_path, cap
 
 
 # ---------------------------------------------------------------------------------------
+# a save that fails
+
+
+def test_a_save_that_fails_midway_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.safetensors"
+    ckpt.save(path, {"w": torch.ones(1000)}, {"step": 1})
+
+    def disk_full(f, data_bytes):
+        f.write(data_bytes[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ckpt, "_write_all", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        ckpt.save(path, {"w": torch.zeros(1000)}, {"step": 2})
+    tensors, meta = ckpt.load(path)
+    assert meta == {"step": 1} and torch.equal(tensors["w"], torch.ones(1000))
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]
+
+
+def test_checkpoint_round_trips_tensors_and_json_exactly(tmp_path):
+    tensors = {"w": torch.randn(3, 4).to(memory_format=torch.contiguous_format),
+               "step": torch.tensor(7.0), "rng": torch.get_rng_state()}
+    meta = {"loss": [0.1 + 0.2, 1e-300, 2 / 3], "name": "run", "nested": {"a": [1, 2]}}
+    ckpt.save(tmp_path / "c.safetensors", tensors, meta)
+    loaded, loaded_meta = ckpt.load(tmp_path / "c.safetensors")
+    assert loaded_meta == meta  # floats survive JSON bit for bit (repr round-trips)
+    assert all(torch.equal(loaded[k], tensors[k]) for k in tensors)
+
+
+def test_a_nan_in_the_json_part_is_refused_before_writing(tmp_path):
+    with pytest.raises(ValueError):
+        ckpt.save(tmp_path / "c.safetensors", {"w": torch.ones(1)}, {"loss": float("nan")})
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------------------
 # SIGKILL while saving
 
 KILLS = 20
