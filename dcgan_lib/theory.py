@@ -89,9 +89,22 @@ def interior_overlap(kernel: int, stride: int) -> tuple[int, int]:
 
 
 def _number_in(name: str, value, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    """A finite number in [low, high] (``high`` may be inf: any finite number above ``low``)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or not low <= value <= high):
+        what = f"a finite number >= {low}" if math.isinf(high) else f"a number in [{low}, {high}]"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     return float(value)
+
+
+def _probability_array(name: str, value):
+    import numpy as np
+
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    return arr
 
 
 def leaky_relu_expected_grad(alpha: float) -> float:
@@ -143,7 +156,7 @@ def generator_logit_grad(d, loss: str):
 
     if loss not in GENERATOR_LOSSES:
         raise ValueError(f"loss must be 'minimax' or 'non_saturating', got {loss!r}")
-    arr = np.asarray(d, dtype=float)
+    arr = _probability_array("d", d)
     if arr.size and (np.isnan(arr).any() or arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"d must lie in [0, 1] (a probability), got {d!r}")
     out = -arr if loss == "minimax" else -(1.0 - arr)
@@ -160,9 +173,10 @@ def optimal_discriminator(p_data, p_model, real_label: float = 1.0, fake_label: 
 
     y_r = _number_in("real_label", real_label, 0.0, 1.0)
     y_f = _number_in("fake_label", fake_label, 0.0, 1.0)
-    pd, pm = np.asarray(p_data, dtype=float), np.asarray(p_model, dtype=float)
-    if (pd < 0).any() or (pm < 0).any() or np.isnan(pd).any() or np.isnan(pm).any():
-        raise ValueError("p_data and p_model must be non-negative densities")
+    pd, pm = _probability_array("p_data", p_data), _probability_array("p_model", p_model)
+    for name, arr in (("p_data", pd), ("p_model", pm)):
+        if not np.isfinite(arr).all() or (arr < 0).any():
+            raise ValueError(f"{name} must hold finite non-negative densities, got {arr!r}")
     total = pd + pm
     if (total == 0).any():
         raise ValueError("p_data + p_model is 0 at some x: the optimal D is undefined there")

@@ -141,10 +141,19 @@ def test_linear_gan_rejects_a_negative_or_non_numeric_lambda(fn, bad):
         fn(0.0, bad)
 
 
-@pytest.mark.xfail(strict=True, reason="theory accepts lambda = inf and returns nan")
 def test_linear_gan_eigenvalues_reject_an_infinite_lambda():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lambda_g must be a finite number >= 0.0, got inf"):
         theory.linear_gan_eigenvalues(float("inf"), 0.0)
+
+
+def test_optimal_discriminator_rejects_an_infinite_density():
+    with pytest.raises(ValueError, match="p_data must hold finite non-negative densities"):
+        theory.optimal_discriminator(float("inf"), 1.0)
+
+
+def test_a_string_probability_is_refused_naming_the_parameter():
+    with pytest.raises(ValueError, match="d must be a number or an array of numbers, got 'x'"):
+        theory.generator_logit_grad("x", "minimax")
 
 
 # ---------------------------------------------------------------- losses
