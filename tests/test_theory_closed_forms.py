@@ -135,9 +135,9 @@ def test_linear_gan_frequency_is_zero_where_the_eigenvalues_are_real():
 @pytest.mark.parametrize("fn", [theory.linear_gan_eigenvalues, theory.linear_gan_frequency])
 @pytest.mark.parametrize("bad", [-0.1, float("nan"), "1", None, True])
 def test_linear_gan_rejects_a_negative_or_non_numeric_lambda(fn, bad):
-    with pytest.raises(ValueError, match="lambda_g must be a number"):
+    with pytest.raises(ValueError, match="lambda_g must be a finite number >= 0"):
         fn(bad, 0.0)
-    with pytest.raises(ValueError, match="lambda_d must be a number"):
+    with pytest.raises(ValueError, match="lambda_d must be a finite number >= 0"):
         fn(0.0, bad)
 
 
