@@ -22,9 +22,8 @@ keeps the same arithmetic and adds, each as one switch in :class:`Speedups`:
 - autocast (CUDA): bf16 on GPUs that have it (compute capability 8.0 and up), fp16 with a
   ``GradScaler`` on those that do not (Colab's T4);
 - fused Adam (CUDA): one kernel updates every parameter;
-- the generator's backward pass computes no discriminator weight gradients (CUDA), which
-  the reference loop computes and throws away (skipping them changes the order of the
-  floating-point sums on the CPU, so the CPU keeps the reference behaviour);
+- the generator's backward pass computes no discriminator weight gradients, which the
+  reference loop computes and throws away (the generator's gradients come out the same);
 - the whole step -- both forwards, both backwards, both Adam updates and the sampling of
   z -- captured once in a CUDA graph and replayed (CUDA with bf16).
 
@@ -36,8 +35,9 @@ costs a second instead of a compile of minutes, needs no compiler toolchain in C
 the captured code is the same readable step. fp16 with a ``GradScaler`` is not captured,
 because the scaler reads its overflow flag on the host every step.
 
-On the CPU the fast loop is fp32 with none of those switches; it then computes exactly the
-reference loop's numbers (the tests check this bit for bit).
+On the CPU and MPS the fast loop keeps fp32 and uses only the data on the device, the rare
+copies to the host and the generator-only gradients; it then computes exactly the reference
+loop's numbers (the tests check this bit for bit).
 
 Minibatches have ``batch_size`` images each; the last, partial minibatch of an epoch is
 dropped, so an epoch is ``N // batch_size`` steps. ``step`` counts finished updates from 1.
@@ -284,11 +284,11 @@ class Speedups:
 
 
 def choose_speedups(device: torch.device, fast: bool) -> Speedups:
-    """All switches off for the reference loop; on CPU/MPS only the batching of syncs."""
+    """All switches off for the reference loop; on CPU/MPS no CUDA-only switch."""
     if not fast:
         return Speedups()
     if device.type != "cuda":
-        return Speedups(on_device_data=True)
+        return Speedups(on_device_data=True, generator_grads_only=True)
     bf16 = torch.cuda.get_device_capability(device)[0] >= 8
     return Speedups(on_device_data=True, channels_last=True,
                     autocast="bfloat16" if bf16 else "float16", grad_scaler=not bf16,
