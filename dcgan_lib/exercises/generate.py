@@ -2,7 +2,7 @@
 
 ``exercises/solutions/NN_<chapter>.ipynb`` is written by hand. In it, an exercise is
 
-    a markdown cell headed ``### Exercise N.M ...`` (the task and a hint),
+    a markdown cell headed ``## Exercise N.M ...`` (the task and a hint),
     a code cell whose solution lines sit between whole-line markers
         ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (inside a function body), and
     a check cell: one call ``check_<name>(<the learner's names>)``.
@@ -70,8 +70,11 @@ def split_regions(source: str, where: str) -> list[tuple[str, list[str]]]:
 
 def solution_markdown(code: str, ex_id: str) -> str:
     """The solution behind a toggle: an HTML <details> element, which the book, Jupyter,
-    Colab and GitHub all render closed."""
-    return (f"<details>\n<summary>Solution to exercise {ex_id}</summary>\n\n"
+    Colab and GitHub all render closed (the classes give it the book's dropdown style)."""
+    return (f'<details class="sd-sphinx-override sd-dropdown sd-card sd-mb-3">\n'
+            f'<summary class="sd-card-header">Solution to exercise {ex_id} '
+            f'<span class="sd-font-weight-normal" style="margin-left: auto">Click to show</span>'
+            f"</summary>\n\n"
             f"```python\n{code}\n```\n\n</details>")
 
 
@@ -116,7 +119,7 @@ def learner_notebook(solution: nbformat.NotebookNode, chapter: int,
         if any(indent is not None for indent, _ in pieces):
             if current is None or "solution" in seen[current]:
                 raise SourceError(f"{where}: a solution cell needs its own "
-                                  f"'### Exercise N.M' heading above it")
+                                  f"'## Exercise N.M' heading above it")
             seen[current].append("solution")
             stub = [f'{indent}raise NotImplementedError("Exercise {current}")'
                     if indent is not None else "\n".join(lines) for indent, lines in pieces]
