@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import sysconfig
 import types
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -189,12 +188,11 @@ def installed_closure(names) -> list:
 def colab_base(tmp_path_factory) -> Path:
     """A folder of links to Colab's preinstalled packages, and a google.colab marker."""
     base = tmp_path_factory.mktemp("colab-base")
-    site = Path(sysconfig.get_paths()["purelib"])
     for dist in installed_closure(COLAB_BASE):
         for top in {f.parts[0] for f in dist.files or []}:
             if top in ("..", "__pycache__") or top.endswith(".pth") or (base / top).exists():
                 continue
-            (base / top).symlink_to(site / top)
+            (base / top).symlink_to(Path(dist.locate_file(top)).resolve())
     assert not (base / "google").exists()
     (base / "google").mkdir()
     (base / "google" / "colab.py").write_text('"""Marks this runtime as Google Colab."""\n')

@@ -7,6 +7,7 @@ page with ``explorer_html()``, served over HTTP as a reader's browser would get 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from dcgan_lib.explorer import build, explorer_html
+from dcgan_lib.explorer import ORT_VERSION, build, explorer_html, onnxruntime_web
 from dcgan_lib.latent import lerp, slerp
 from dcgan_lib.models import Generator
 
@@ -231,3 +232,12 @@ def test_opened_as_a_file_the_explorer_says_it_needs_a_web_server(site, page):
 def test_explorer_html_rejects_a_negative_seed():
     with pytest.raises(ValueError, match="seed_a must be an integer"):
         explorer_html(seed_a=-1)
+
+
+def test_runtime_with_a_different_integrity_is_refused(tmp_path):
+    lock = tmp_path / "node_modules" / ".package-lock.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"packages": {"node_modules/onnxruntime-web": {
+        "version": ORT_VERSION, "integrity": "sha512-somethingelse"}}}))
+    with pytest.raises(RuntimeError, match="not the pinned"):
+        onnxruntime_web(tmp_path)
