@@ -175,7 +175,8 @@ def explorer_html(base: str | None = None, seed_a: int = 0, seed_b: int = 1) -> 
     base_attr = "" if base is None else f' data-base="{html.escape(base)}"'
     return f"""\
 <div class="dcgan-explorer"{base_attr} data-seed-a="{seed_a}" data-seed-b="{seed_b}">
-<p class="dcgan-explorer-status">The latent explorer is loading its generator.</p>
+<p class="dcgan-explorer-status">This latent explorer runs in the web pages of the book. \
+In a live notebook, use dcgan_lib.widgets.latent_explorer instead.</p>
 <noscript>The latent explorer runs the generator in your browser and needs JavaScript.</noscript>
 </div>
 <script>

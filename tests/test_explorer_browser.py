@@ -58,6 +58,7 @@ def site(tmp_path_factory):
     (folder / "index.html").write_text(PAGE.format(explorer_html(base="explorer/")))
     far_down = '<div style="height: 5000px">A long chapter.</div>' + explorer_html("explorer/")
     (folder / "far.html").write_text(PAGE.format(far_down))
+    (folder / "unbuilt.html").write_text(PAGE.format(explorer_html(base="not-built/")))
     server = ThreadingHTTPServer(("127.0.0.1", 0),
                                  functools.partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -219,6 +220,13 @@ def test_runtime_is_fetched_only_when_the_reader_scrolls_to_the_explorer(site, p
     page.wait_for_function("window.dcganExplorer && window.dcganExplorer.images > 0",
                            timeout=60_000)
     assert [u for u in fetched if u.endswith("generator.onnx")]
+
+
+def test_without_its_files_the_explorer_says_where_they_come_from(site, page):
+    url, _, _ = site
+    page.goto(url.replace("index.html", "unbuilt.html"))
+    status = page.locator(".dcgan-explorer-status")
+    playwright_api.expect(status).to_contain_text("python -m dcgan_lib.explorer build")
 
 
 def test_opened_as_a_file_the_explorer_says_it_needs_a_web_server(site, page):
