@@ -3,8 +3,9 @@
 Solution notebooks (``exercises/solutions/``) must run clean: every check passes.
 Learner notebooks (``exercises/NN_*.ipynb``) must run clean except their check cells
 (tagged ``raises-exception`` by ``generate``), and each of those must fail in exactly one
-way: ``NotAttempted``, because the stub has not been replaced. A check cell that passes on
-a stub, or fails with anything else, fails the test.
+way: ``NotAttempted``, because the stub has not been replaced, shown as its one sentence
+with no traceback. A check cell that passes on a stub, or fails in any other way, fails the
+test.
 """
 
 from pathlib import Path
@@ -29,8 +30,13 @@ def pytest_runtest_call(item):
         if not errors:
             pytest.fail(f"check cell {item.cell.source.strip()!r} passed on an unattempted "
                         f"stub; a check must reject the stub", pytrace=False)
-        if errors[-1]["ename"] != "NotAttempted":
+        error = errors[-1]
+        if error["ename"] != "NotAttempted":
             pytest.fail(f"check cell {item.cell.source.strip()!r} raised "
-                        f"{errors[-1]['ename']}: {errors[-1]['evalue']}; on a stub it must "
+                        f"{error['ename']}: {error['evalue']}; on a stub it must "
                         f"raise NotAttempted", pytrace=False)
+        if error["traceback"] != [f"NotAttempted: {error['evalue']}"]:
+            pytest.fail(f"check cell {item.cell.source.strip()!r} showed a traceback of "
+                        f"{len(error['traceback'])} lines; the learner should see one sentence",
+                        pytrace=False)
     return result

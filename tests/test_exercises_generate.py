@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from dcgan_lib.exercises import EXERCISES
+from dcgan_lib.exercises.__main__ import main
 from dcgan_lib.exercises.generate import (
     BEGIN,
     CHECK_CALL,
@@ -55,22 +54,26 @@ def test_there_is_one_learner_notebook_per_chapter():
     assert [p.name[:2] for p in LEARNERS] == ["01", "02", "03", "04", "05", "06"]
 
 
-def test_generate_check_exits_nonzero_on_a_stale_learner_notebook(tmp_path):
+def test_generate_check_exits_nonzero_on_a_stale_learner_notebook(tmp_path, monkeypatch,
+                                                                  capsys):
     shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
     stale = tmp_path / "exercises" / "01_principles.ipynb"
     nb = nbformat.read(stale, as_version=4)
     nb.cells[0].source += "\nEdited by hand."
     nbformat.write(nb, stale)
-    run = subprocess.run([sys.executable, "-m", "dcgan_lib.exercises", "generate", "--check"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 1
-    assert "01_principles.ipynb differs from its source" in run.stderr
-    fixed = subprocess.run([sys.executable, "-m", "dcgan_lib.exercises", "generate"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert fixed.returncode == 0 and "wrote exercises/01_principles.ipynb" in fixed.stdout
-    again = subprocess.run([sys.executable, "-m", "dcgan_lib.exercises", "generate", "--check"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0, again.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "--check"]) == 1
+    assert "01_principles.ipynb differs from its source" in capsys.readouterr().err
+    assert main(["generate"]) == 0
+    assert capsys.readouterr().out == "wrote exercises/01_principles.ipynb\n"
+    assert main(["generate", "--check"]) == 0
+
+
+def test_generate_outside_the_repository_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate"]) == 2
+    assert capsys.readouterr().err == (
+        "error: no NN_<chapter>.ipynb notebooks in exercises/solutions\n")
 
 
 def test_stub_replaces_the_region_at_its_indentation():

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dcgan_lib.exercises.__main__ import main
 from dcgan_lib.exercises.grade import grade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,3 +116,18 @@ def test_missing_notebook_is_a_clear_error():
         capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 2
     assert run.stderr.strip() == "error: no notebook at no/such.ipynb"
+
+
+def test_file_that_is_not_a_notebook_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "01_principles.ipynb"
+    path.write_text("not json")
+    assert main(["grade", str(path)]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_notebook_of_no_known_chapter_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "my_answers.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    assert main(["grade", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        "error: exercise notebooks are named NN_<chapter>.ipynb, got 'my_answers.ipynb'\n")

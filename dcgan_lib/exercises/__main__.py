@@ -44,7 +44,11 @@ def main(argv=None) -> int:
         if not path.is_file():
             print(f"error: no notebook at {path}", file=sys.stderr)
             return 2
-    return main_grade(args.paths, args.json, args.time_limit)
+    try:
+        return main_grade(args.paths, args.json, args.time_limit)
+    except (ValueError, SourceError) as error:  # not a notebook, or no exercises in it
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
