@@ -92,6 +92,7 @@ def setup_source(url: str, branch: str, extras: list[str]) -> str:
 
 
 def setup_cell(source: str):
+    """The setup cell as a notebook cell: tagged, with a fixed id, without outputs."""
     import nbformat
 
     cell = nbformat.v4.new_code_cell(source)
