@@ -25,10 +25,11 @@ the fp32 reference loop, bf16 or fp16 for the fast one) from :data:`PEAK_TFLOPS`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -146,10 +147,12 @@ def model_flops_per_step(case: Case, device: torch.device) -> float:
     return float(counter.get_total_flops())
 
 
-def time_loop(case: Case, device: torch.device, fast: bool, steps: int, warmup: int) -> float:
-    """Images per second of the reference (``fast=False``) or fast loop over ``steps``."""
+def time_loop(case: Case, device: torch.device, fast: bool, steps: int, warmup: int,
+              speedups: Speedups | None = None) -> float:
+    """Images per second of the reference (``fast=False``) or fast loop over ``steps``;
+    ``speedups`` overrides the fast loop's switches."""
     cfg = _config(case, device, fast)
-    speedups = choose_speedups(device, fast)
+    speedups = (speedups or choose_speedups(device, fast)).check(device)
     torch.manual_seed(0)
     netG, netD = build_models(cfg, case.channels, device, speedups)
     optG, optD = build_optimizers(netG, netD, cfg, speedups)
@@ -157,10 +160,11 @@ def time_loop(case: Case, device: torch.device, fast: bool, steps: int, warmup: 
     b = case.batch_size
     if fast:
         fmt = torch.channels_last if speedups.channels_last else torch.contiguous_format
-        images = synthetic_images(case, n_batches, device).contiguous(memory_format=fmt)
+        home = device if speedups.on_device_data else torch.device("cpu")
+        images = synthetic_images(case, n_batches, home).contiguous(memory_format=fmt)
         shape = (b, case.channels, case.image_size, case.image_size)
         step = FastStep(netG, netD, optD, optG, cfg, speedups, shape, device)
-        batches = [torch.arange(i * b, (i + 1) * b, device=device) for i in range(n_batches)]
+        batches = [torch.arange(i * b, (i + 1) * b, device=home) for i in range(n_batches)]
 
         def one(i):
             return step(images, batches[i % n_batches])
@@ -199,6 +203,40 @@ def run(cases: list[Case], device: torch.device, steps: int, warmup: int) -> lis
     return rows
 
 
+def switched_off(speedups: Speedups) -> list[tuple[str, Speedups]]:
+    """``speedups`` with one switch turned off at a time (and what depends on it)."""
+    variants = []
+    for f in dataclasses.fields(speedups):
+        name, value = f.name, getattr(speedups, f.name)
+        if name == "grad_scaler" or value in (False, "off"):
+            continue  # fp16 without its scaler would underflow: not a fair variant
+        if name == "autocast":
+            variants.append(("autocast (fp32)", replace(speedups, autocast="off",
+                                                        grad_scaler=False)))
+        else:
+            variants.append((name, replace(speedups, **{name: False})))
+    return variants
+
+
+def ablate(case: Case, device: torch.device, steps: int, warmup: int
+           ) -> list[tuple[str, float]]:
+    """Images per second of the fast loop with every switch, then with each one off."""
+    full = choose_speedups(device, True)
+    rows = [("(none: all on)", time_loop(case, device, True, steps, warmup, full))]
+    for label, variant in switched_off(full):
+        rows.append((label, time_loop(case, device, True, steps, warmup, variant)))
+    return rows
+
+
+def format_ablation(case: Case, rows: list[tuple[str, float]]) -> str:
+    base = rows[0][1]
+    lines = ["", f"fast loop on {case.name}, width {case.width}, batch {case.batch_size}, "
+             f"one switch off at a time:", "",
+             "| switch off | img/s | vs all on |", "|---|---|---|"]
+    lines += [f"| {label} | {ips:.1f} | {ips / base:.2f} |" for label, ips in rows]
+    return "\n".join(lines)
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
@@ -232,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--full", action="store_true",
                       help="the full-size table even without CUDA (slow on a CPU)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--ablate", action="store_true",
+                   help="also time the fast loop with each switch off in turn")
     p.add_argument("--steps", type=int, default=None, help="timed steps per loop")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps before timing")
     try:
@@ -254,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         warmup = CUDA_GRAPH_WARMUP + 1  # the capture happens inside the warm-up
     rows = run(QUICK if quick else FULL, device, steps, warmup)
     print(format_table(rows, device, quick, steps))
+    if args.ablate:
+        for case in (QUICK if quick else FULL):
+            print(format_ablation(case, ablate(case, device, steps, warmup)))
     bad = [r for r in rows if not (math.isfinite(r.ratio) and r.ratio > 0)]
     return 1 if bad else 0
 

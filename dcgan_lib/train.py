@@ -275,6 +275,20 @@ class Speedups:
     generator_grads_only: bool = False  # errG's backward skips D's weight gradients
     cuda_graph: bool = False
 
+    def check(self, device: torch.device) -> Speedups:
+        """Raise ``ValueError`` for switches that cannot go together or on ``device``."""
+        if self.autocast not in ("off", "bfloat16", "float16"):
+            raise ValueError(f"autocast must be 'off', 'bfloat16' or 'float16', "
+                             f"got {self.autocast!r}")
+        if self.grad_scaler and self.autocast != "float16":
+            raise ValueError("grad_scaler goes with autocast='float16' only")
+        if self.cuda_graph and device.type != "cuda":
+            raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
+        if self.cuda_graph and self.grad_scaler:
+            raise ValueError("cuda_graph cannot capture a GradScaler, which reads its "
+                             "overflow flag on the host every step")
+        return self
+
     def describe(self) -> str:
         on = [f.name for f in dataclasses.fields(self)
               if f.name != "autocast" and getattr(self, f.name)]
@@ -310,9 +324,12 @@ def build_models(cfg: TrainConfig, channels: int, device: torch.device,
 
 
 def build_optimizers(netG, netD, cfg: TrainConfig, speedups: Speedups):
+    """Adam for each network (beta2 = 0.999); fused and/or capturable per ``speedups``."""
     kwargs = dict(lr=cfg.lr, betas=(cfg.beta1, 0.999))
     if speedups.fused_adam:
-        kwargs.update(fused=True, capturable=speedups.cuda_graph)
+        kwargs["fused"] = True
+    if speedups.cuda_graph:  # the step counters live on the GPU, updated inside the graph
+        kwargs["capturable"] = True
     return torch.optim.Adam(netG.parameters(), **kwargs), \
         torch.optim.Adam(netD.parameters(), **kwargs)
 
@@ -670,9 +687,7 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     cfg.validate()
     device = resolve_device(cfg.device)
-    speedups = speedups or choose_speedups(device, cfg.fast)
-    if speedups.cuda_graph and device.type != "cuda":
-        raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
+    speedups = (speedups or choose_speedups(device, cfg.fast)).check(device)
     out = prepare_out(cfg.out) if cfg.out is not None else None
     checkpoint_path = out / CHECKPOINT_NAME if out is not None else None
     if resume is not None and not Path(resume).is_file():

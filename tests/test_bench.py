@@ -5,8 +5,17 @@ import math
 import pytest
 import torch
 
-from dcgan_lib.bench import QUICK, Case, main, model_flops_per_step, peak_for_name
+from dcgan_lib.bench import (
+    QUICK,
+    Case,
+    ablate,
+    main,
+    model_flops_per_step,
+    peak_for_name,
+    switched_off,
+)
 from dcgan_lib.models import Discriminator, Generator
+from dcgan_lib.train import Speedups
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -104,3 +113,38 @@ def test_peak_table_lookup(name, arithmetic, peak):
 def test_unknown_device_exits_2(capsys):
     assert main(["--device", "tpu"]) == 2
     assert "got 'tpu'" in capsys.readouterr().err
+
+
+BF16_GPU = Speedups(on_device_data=True, channels_last=True, autocast="bfloat16",
+                    fused_adam=True, generator_grads_only=True, cuda_graph=True)
+FP16_GPU = Speedups(on_device_data=True, channels_last=True, autocast="float16",
+                    grad_scaler=True, fused_adam=True, generator_grads_only=True)
+
+
+def test_ablation_turns_off_each_switch_once_and_every_variant_is_valid():
+    cuda = torch.device("cuda")  # a device object only; nothing runs on it
+    variants = switched_off(BF16_GPU)
+    assert [label for label, _ in variants] == [
+        "on_device_data", "channels_last", "autocast (fp32)", "fused_adam",
+        "generator_grads_only", "cuda_graph"]
+    for label, variant in variants:
+        differences = [f for f in ("on_device_data", "channels_last", "autocast", "fused_adam",
+                                   "generator_grads_only", "cuda_graph")
+                       if getattr(variant, f) != getattr(BF16_GPU, f)]
+        assert len(differences) == 1, label
+        variant.check(cuda)
+
+
+def test_ablating_fp16_autocast_drops_its_grad_scaler_too():
+    variants = dict(switched_off(FP16_GPU))
+    assert "grad_scaler" not in variants  # fp16 without a scaler is not a fair variant
+    fp32 = variants["autocast (fp32)"]
+    assert fp32.autocast == "off" and not fp32.grad_scaler
+    fp32.check(torch.device("cuda"))
+
+
+def test_ablation_on_the_cpu_times_every_variant():
+    rows = ablate(QUICK[2], torch.device("cpu"), steps=1, warmup=1)
+    assert [label for label, _ in rows] == ["(none: all on)", "on_device_data",
+                                            "generator_grads_only"]
+    assert all(math.isfinite(ips) and ips > 0 for _, ips in rows)

@@ -290,3 +290,13 @@ def test_resume_on_cuda_restores_the_step_count_and_history(tmp_path):
     _, first = run_to(tmp_path, "a", 6, device="cuda")
     resumed, _ = run_to(tmp_path, "b", 12, resume=first, device="cuda")
     assert resumed.history["step"] == list(range(1, 13))
+
+
+@pytest.mark.parametrize(("speedups", "message"), [
+    (Speedups(autocast="float32"), "autocast must be 'off', 'bfloat16' or 'float16'"),
+    (Speedups(grad_scaler=True), "grad_scaler goes with autocast='float16' only"),
+    (Speedups(autocast="float16", grad_scaler=True, cuda_graph=True), "cannot capture"),
+])
+def test_incompatible_switches_are_refused(speedups, message):
+    with pytest.raises(ValueError, match=message):
+        speedups.check(torch.device("cuda"))
