@@ -256,6 +256,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def device_name(device: torch.device) -> str:
+    """A readable name for the record: the GPU's model, or the CPU and its core count."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
@@ -573,11 +574,19 @@ def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerD, optimizerG, 
         raise ckpt.CheckpointError(f"{path} has no valid random-number state") from None
     if scaler is not None and meta.get("grad_scaler"):
         scaler.load_state_dict(meta["grad_scaler"])
-    history = {k: list(meta["history"][k]) for k in HISTORY_KEYS}
-    history["samples"] = [(s, tensors[f"samples.{i}"])
-                          for i, s in enumerate(meta.get("sample_steps", []))]
-    return {"step": int(meta["step"]), "seconds": float(meta["seconds"]),
-            "history": history, "permutation": tensors.get("permutation")}
+    try:
+        history = {k: list(meta["history"][k]) for k in HISTORY_KEYS}
+        history["samples"] = [(s, tensors[f"samples.{i}"])
+                              for i, s in enumerate(meta.get("sample_steps", []))]
+        step, seconds = int(meta["step"]), float(meta["seconds"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ckpt.CheckpointError(f"{path} has an incomplete training record "
+                                   f"(missing or bad {exc})") from None
+    if len(history["step"]) != step:
+        raise ckpt.CheckpointError(f"{path} records {len(history['step'])} steps of history "
+                                   f"for step {step}")
+    return {"step": step, "seconds": seconds, "history": history,
+            "permutation": tensors.get("permutation")}
 
 
 def save_generator(path, netG: Generator, cfg: TrainConfig) -> None:

@@ -69,6 +69,9 @@ def files(tmp_path_factory):
     tensors, meta = ckpt.load(real)
     meta["config"]["latent_dim"] = 64
     ckpt.save(root / "relabelled.safetensors", tensors, meta)
+    tensors, meta = ckpt.load(real)
+    del meta["history"]
+    ckpt.save(root / "no-history.safetensors", tensors, meta)
     (root / "a-file").write_text("not a folder")
     return root
 
@@ -133,6 +136,8 @@ BAD_INPUT = [  # (argv after the tiny settings, a piece the one-line message mus
      "trained with image_size=32, this run asks for image_size=64"),
     (["--resume", F + "/relabelled.safetensors", "--latent-dim", "64"],
      "generator.main.0.weight of shape (100, 32, 4, 4), the model expects (64, 32, 4, 4)"),
+    (["--resume", F + "/no-history.safetensors"],
+     "has an incomplete training record (missing or bad 'history')"),
     (["--out", F + "/a-file/run"], "is not writable"),
     (["--out", "/proc/dcgan-run"], "is not writable"),
 ]
