@@ -4,6 +4,7 @@
                                          # MNIST 32x32 at batch 128 and 1024
     python -m dcgan_lib.bench --quick    # a small version of the same table (the default
                                          # on a machine without CUDA; --full overrides)
+    python -m dcgan_lib.bench --ablate   # and the fast loop with each switch off in turn
 
 Both loops run :mod:`dcgan_lib.train`'s own steps on synthetic images (uniform in [-1, 1];
 the speed of a step does not depend on what the pixels show): the reference loop is
