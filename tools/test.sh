@@ -3,11 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/env.sh
-if [ ! -x /usr/bin/chromium ]; then
-  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get install -y -qq chromium >/dev/null || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; }
-fi
+[ -x /usr/bin/chromium ] || bash tools/apt.sh chromium
 .venv/bin/ruff check .
+.venv/bin/python -m dcgan_lib.colab sync --check
 bash tools/book.sh
 export DCGAN_QUICK=1 MPLBACKEND=Agg
 .venv/bin/python -m pytest "$@"
