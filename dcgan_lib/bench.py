@@ -154,6 +154,8 @@ def time_loop(case: Case, device: torch.device, fast: bool, steps: int, warmup: 
     ``speedups`` overrides the fast loop's switches."""
     cfg = _config(case, device, fast)
     speedups = (speedups or choose_speedups(device, fast)).check(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # both loops, as in train()
     torch.manual_seed(0)
     netG, netD = build_models(cfg, case.channels, device, speedups)
     optG, optD = build_optimizers(netG, netD, cfg, speedups)

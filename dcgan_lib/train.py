@@ -734,8 +734,8 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
     fmt = torch.channels_last if speedups.channels_last else torch.contiguous_format
     x = x.to(device).contiguous(memory_format=fmt) if speedups.on_device_data else x
     noise = fixed_noise(cfg, device)
-    if device.type == "cuda":  # let cuDNN time its algorithms for these fixed shapes
-        torch.backends.cudnn.benchmark = cfg.fast
+    if device.type == "cuda":  # cuDNN times its algorithms for these fixed shapes, as
+        torch.backends.cudnn.benchmark = True  # pytorch/examples does in both loops
     netG.train()
     netD.train()
     pending: list[tuple[int, int, float, torch.Tensor]] = []  # (step, epoch, t, stats)
