@@ -11,7 +11,10 @@ and the history keeps, per step, Loss_D, Loss_G, D(x) (the mean of sigmoid(D(x))
 real batch), D(G(z)) before the discriminator step (``d_g_z1``) and after it (``d_g_z2``).
 
 Two loops run that step. ``fast=False`` is the plain reference loop: fp32, one ``.item()``
-per number per step, exactly as pytorch/examples writes it. ``fast=True`` (the default)
+per number per step, as pytorch/examples writes it (the one change: both discriminator
+losses come from one call of :func:`dcgan_lib.losses.discriminator_loss`, so D(x) and
+D(G(z)) are computed before the two backward passes rather than between them; the numbers
+are the same). ``fast=True`` (the default)
 keeps the same arithmetic and adds, each as one switch in :class:`Speedups`:
 
 - the whole training set on the device as one tensor, shuffled by a seeded index
