@@ -31,8 +31,8 @@ def _replace_cell(nb, starts_with: str, source: str) -> None:
 @pytest.fixture(scope="module")
 def adversarial_report(tmp_path_factory):
     """Chapter 1 with: 1.1 right, 1.2 raising, 1.3 hanging in a loop that swallows the
-    interrupt, 1.4 untouched; plus cells that hang, flood the output, raise SystemExit and
-    delete or rebind the checks' names."""
+    interrupt, 1.4 untouched; plus cells that hang, flood the output, raise SystemExit,
+    kill the kernel, and delete or rebind the checks' names."""
     nb = nbformat.read(LEARNER, as_version=4)
     _replace_cell(nb, "def conv_transpose_output_size",
                   "def conv_transpose_output_size(size, kernel, stride, padding):\n"
@@ -53,6 +53,7 @@ def adversarial_report(tmp_path_factory):
         "while True:\n    pass",
         "for i in range(5_000):\n    print(i, 'x' * 200)\nprint('y' * 2_000_000)",
         "raise SystemExit('the learner exits')",
+        "import os\nos._exit(1)",
         "del torch, nn, F, check_conv_transpose_output_size\n"
         "check_discriminator_block = lambda block: None\n"
         "import dcgan_lib\n"
@@ -110,12 +111,9 @@ def test_blank_learner_notebook_scores_zero_as_json_from_the_command_line():
     assert [r["status"] for r in report["exercises"]] == ["not attempted"] * 4
 
 
-def test_missing_notebook_is_a_clear_error():
-    run = subprocess.run(
-        [sys.executable, "-m", "dcgan_lib.exercises", "grade", "no/such.ipynb"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert run.returncode == 2
-    assert run.stderr.strip() == "error: no notebook at no/such.ipynb"
+def test_missing_notebook_is_a_clear_error(capsys):
+    assert main(["grade", "no/such.ipynb"]) == 2
+    assert capsys.readouterr().err == "error: no notebook at no/such.ipynb\n"
 
 
 def test_file_that_is_not_a_notebook_is_a_clear_error(tmp_path, capsys):

@@ -58,8 +58,10 @@ class Result:
 
 
 class _Outcome:
-    def __init__(self, status: str, ename: str = "", evalue: str = ""):
+    def __init__(self, status: str, ename: str = "", evalue: str = "",
+                 restarted: bool = False):
         self.status, self.ename, self.evalue = status, ename, evalue
+        self.restarted = restarted  # the kernel had to be replaced: its state is gone
 
 
 class _Kernel:
@@ -89,7 +91,8 @@ class _Kernel:
             pass
 
     def run(self, code: str, time_limit: float) -> _Outcome:
-        """``ok``, ``error`` (with the exception's name and message) or ``timeout``.
+        """``ok``, ``error`` (with the exception's name and message) or ``timeout``;
+        ``restarted`` when the code hung past an interrupt or killed the kernel.
 
         Output is read and dropped as it arrives, so a cell that prints without end
         costs time, not memory.
@@ -106,13 +109,13 @@ class _Kernel:
                 outcome = _Outcome("timeout")
             if interrupted_at is not None and time.monotonic() - interrupted_at > 5:
                 self.restart()  # the code ignored the interrupt (e.g. a bare except)
-                return _Outcome("timeout", "restarted")
+                return _Outcome("timeout", restarted=True)
             try:
                 msg = self.client.get_iopub_msg(timeout=max(0.05, min(left, 1.0)))
             except queue.Empty:
-                if not self.manager.is_alive():
-                    self._start()
-                    return _Outcome("error", "KernelDied", "the kernel died")
+                if not self.manager.is_alive():  # e.g. os._exit() or a crash
+                    self.restart()
+                    return _Outcome("error", "KernelDied", "the kernel died", restarted=True)
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
@@ -174,7 +177,7 @@ def grade(path, time_limit: float = DEFAULT_TIME_LIMIT) -> dict:
 
     def run_cell(index: int) -> _Outcome:
         outcome = kernel.run(nb.cells[index].source, limit(index))
-        if outcome.ename == "restarted":
+        if outcome.restarted:
             recover()
         return outcome
 
@@ -189,12 +192,13 @@ def grade(path, time_limit: float = DEFAULT_TIME_LIMIT) -> dict:
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or CHECK_CALL.match(cell.source.strip()):
                 continue  # check cells are replaced by the grader's own checks below
-            if run_cell(index).status != "timeout":
+            outcome = run_cell(index)
+            if outcome.status != "timeout" and not outcome.restarted:
                 ran.append(index)
         results = []
         for ex_id in ids:
             outcome = kernel.run(_RUN_CHECK.format(ex_id=ex_id), time_limit)
-            if outcome.ename == "restarted":
+            if outcome.restarted:
                 recover()
             results.append(_result(EXERCISES[ex_id], outcome, time_limit))
     finally:
