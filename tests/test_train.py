@@ -300,3 +300,48 @@ def test_resume_on_cuda_restores_the_step_count_and_history(tmp_path):
 def test_incompatible_switches_are_refused(speedups, message):
     with pytest.raises(ValueError, match=message):
         speedups.check(torch.device("cuda"))
+
+
+def examples_step(netG, netD, optimizerD, optimizerG, real, nz):
+    """pytorch/examples dcgan/main.py's step, line by line (criterion = BCE on logits)."""
+    criterion = torch.nn.BCEWithLogitsLoss()
+    netD.zero_grad()
+    batch_size = real.size(0)
+    label = torch.full((batch_size,), 1.0)
+    output = netD(real)
+    errD_real = criterion(output, label)
+    errD_real.backward()
+    noise = torch.randn(batch_size, nz)
+    fake = netG(noise)
+    label.fill_(0.0)
+    output = netD(fake.detach())
+    errD_fake = criterion(output, label)
+    errD_fake.backward()
+    optimizerD.step()
+    netG.zero_grad()
+    label.fill_(1.0)
+    output = netD(fake)
+    errG = criterion(output, label)
+    errG.backward()
+    optimizerG.step()
+    return errD_real.item(), errD_fake.item(), errG.item()
+
+
+def test_reference_step_computes_what_pytorch_examples_computes():
+    from dcgan_lib.train import build_models, build_optimizers, reference_step
+
+    cfg = tiny()
+    pairs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        netG, netD = build_models(cfg, 1, torch.device("cpu"), Speedups())
+        optG, optD = build_optimizers(netG, netD, cfg, Speedups())
+        pairs.append((netG, netD, optD, optG))
+    real = torch.rand(3, 32, 1, 32, 32) * 2 - 1
+    for step in range(3):
+        torch.manual_seed(step)
+        ours = reference_step(*pairs[0], real[step], cfg)
+        torch.manual_seed(step)
+        theirs = examples_step(*pairs[1], real[step], cfg.latent_dim)
+        assert tuple(ours[:3]) == theirs
+    assert same_state(pairs[0][0], pairs[1][0]) and same_state(pairs[0][1], pairs[1][1])
