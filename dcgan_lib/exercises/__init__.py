@@ -13,6 +13,14 @@ From the command line (see ``python -m dcgan_lib.exercises --help``)::
 
     python -m dcgan_lib.exercises generate [--check]   # learner notebooks from solutions/
     python -m dcgan_lib.exercises grade PATH.ipynb [--json]
+
+Adding an exercise N.M: write its check in ``checks_*.py`` with the ``@exercise`` decorator
+(the id, a title, its kind, the names it takes from the notebook) and import it here; in
+``exercises/solutions/NN_<chapter>.ipynb`` add a markdown cell headed ``## Exercise N.M``
+with the task and a hint dropdown, a code cell with the solution between
+``# BEGIN SOLUTION`` and ``# END SOLUTION`` inside a function body, and a check cell
+``check_<name>(<name>)``; run ``generate``; give ``tests/test_exercise_checks.py`` at least
+three wrong answers that the check must reject.
 """
 
 from dcgan_lib.exercises._core import EXERCISES, CheckFailed, Exercise, NotAttempted
