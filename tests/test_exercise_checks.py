@@ -279,6 +279,10 @@ WRONG = [
     ("6.4", "one half of the loss", lambda: math.log(2)),
     ("6.4", "base-10 logarithm", lambda: 2 * math.log10(2)),
     ("6.4", "base-2 logarithm", lambda: 2.0),
+    ("6.5", "kernel side not squared", lambda i, o, k: i * o * k + 2 * o),
+    ("6.5", "BatchNorm forgotten", lambda i, o, k: i * o * k * k),
+    ("6.5", "BatchNorm's running statistics counted", lambda i, o, k: i * o * k * k + 4 * o),
+    ("6.5", "a convolution bias counted", lambda i, o, k: i * o * k * k + 3 * o),
 ]
 
 

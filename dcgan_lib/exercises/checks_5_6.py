@@ -242,3 +242,23 @@ def check_answer_6_4(answer_6_4):
     if abs(got - 2 * math.log10(2)) <= 1e-3 or abs(got - 2.0) <= 1e-3:
         fail(f"answer_6_4() returned {got:.4f}; the cross-entropy uses the natural logarithm")
     fail(f"answer_6_4() returned {got:.4f}; each half is -log(1/2) when D = 1/2 everywhere")
+
+
+@exercise("6.5", "Parameters of a generator block", "compute", "generator_block_parameters")
+def check_generator_block_parameters(generator_block_parameters):
+    """ConvTranspose2d(c_in, c_out, k, bias=False) + BatchNorm2d(c_out):
+    c_in c_out k^2 + 2 c_out."""
+    cases = [(100, 512, 4), (512, 256, 4), (64, 3, 4), (8, 5, 3)]
+    for c_in, c_out, k in cases:
+        what = f"generator_block_parameters({c_in}, {c_out}, {k})"
+        got = call(generator_block_parameters, "generator_block_parameters", c_in, c_out, k)
+        if isinstance(got, bool) or not isinstance(got, int):
+            fail(f"{what} returned {show(got)} ({type(got).__name__}); return an int")
+        block = torch.nn.Sequential(torch.nn.ConvTranspose2d(c_in, c_out, k, 2, 1, bias=False),
+                                    torch.nn.BatchNorm2d(c_out))
+        expected = sum(p.numel() for p in block.parameters())
+        if got != expected:
+            fail(f"{what} returned {got}, but the block has {expected} trainable parameters: "
+                 f"a {c_in} x {c_out} grid of {k}x{k} kernels (no bias) and BatchNorm's "
+                 f"scale and shift per output channel")
+    return "equal to the count of real ConvTranspose2d + BatchNorm2d blocks"
