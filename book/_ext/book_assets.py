@@ -1,4 +1,5 @@
-"""Sphinx extension: each page lists each script once.
+"""Sphinx extension for the book: each page lists each script once, and the bibliography's
+labels read author-year like the citations.
 
 Jupyter Book and sphinx-book-theme both register sphinx-thebe's and sphinx-togglebutton's
 inline configuration scripts (once with the file name None, once with ''), so every page
@@ -21,6 +22,34 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique  # in place: the builder renders this very list
 
 
+def _register_author_year_labels():
+    """A pybtex style whose list labels read like the citations in the text:
+    [Radford et al., 2015] beside "Radford et al. (2015)"."""
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+    from pybtex.style.labels import BaseLabelStyle
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries):
+            for entry in sorted_entries:
+                people = entry.persons.get("author", [])
+                names = [" ".join(p.last_names) for p in people]
+                if len(names) > 2:
+                    who = f"{names[0]} et al."
+                elif len(names) == 2:
+                    who = f"{names[0]} and {names[1]}"
+                else:
+                    who = names[0] if names else entry.key
+                yield f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+    class AuthorYearStyle(UnsrtStyle):
+        default_label_style = AuthorYearLabels
+        default_sorting_style = "author_year_title"
+
+    register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
+
+
 def setup(app):
+    _register_author_year_labels()
     app.connect("html-page-context", _dedupe_scripts, priority=999)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
