@@ -153,6 +153,11 @@ def _load_uint8(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def clear_cache() -> None:
+    """Forget the decoded datasets (after changing ``DCGAN_DATA`` or the files)."""
+    _load_uint8.cache_clear()
+
+
 def to_unit_range(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 pixels 0..255 -> float32 in [-1, 1] (0 -> -1, 255 -> 1)."""
     if isinstance(images, torch.Tensor):

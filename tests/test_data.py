@@ -56,13 +56,13 @@ def test_a_corrupt_file_is_refused_with_its_md5(tmp_path, monkeypatch):
         f.write(b"\x00\x00\x08\x01" + b"\x00" * 8)
     monkeypatch.setenv("DCGAN_DATA", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    data._load_uint8.cache_clear()
+    data.clear_cache()
     try:
         expected = "has md5 .* expected ec29112dd5afa0611ce80d1b7f02629c"
         with pytest.raises(data.DataError, match=expected):
             data.load("mnist", "test")
     finally:
-        data._load_uint8.cache_clear()
+        data.clear_cache()
 
 
 def test_read_idx_rejects_a_truncated_file(tmp_path):
@@ -81,12 +81,12 @@ def test_offline_without_a_local_copy_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "")
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
-    data._load_uint8.cache_clear()
+    data.clear_cache()
     try:
         with pytest.raises(data.DataError, match="set DCGAN_DATA=<folder>"):
             data.load("fashion-mnist", "test")
     finally:
-        data._load_uint8.cache_clear()
+        data.clear_cache()
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -173,9 +173,9 @@ def test_read_only_output_folder_is_refused(tmp_path, capsys):
 
 @pytest.fixture
 def clean_data_cache():
-    data._load_uint8.cache_clear()
+    data.clear_cache()
     yield
-    data._load_uint8.cache_clear()
+    data.clear_cache()
 
 
 def test_truncated_data_file_is_named_with_its_checksum(tmp_path, monkeypatch, capsys,
