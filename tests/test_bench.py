@@ -17,13 +17,7 @@ from dcgan_lib.bench import (
 from dcgan_lib.models import Discriminator, Generator
 from dcgan_lib.train import Speedups
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_quick_bench(capsys) -> tuple[int, str]:
