@@ -125,6 +125,7 @@ def latent_explorer(generator: torch.nn.Module, latent_dim: int | None = None,
 
     ``generator`` maps ``(1, latent_dim)`` latents to ``(1, C, H, W)`` images in [-1, 1];
     ``latent_dim`` defaults to ``generator.latent_dim``. The endpoints are Gaussian latents
-    drawn with the two seeds, so the same seeds show the same faces (or digits) everywhere.
+    drawn with the two seeds by ``dcgan_lib.latent.sample``, so the same seeds give the same
+    latents on every machine.
     """
     return LatentExplorer(generator, latent_dim=latent_dim, seed_a=seed_a, seed_b=seed_b)
