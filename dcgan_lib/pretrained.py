@@ -1,0 +1,344 @@
+"""The generators the project trained and ships, with their training records.
+
+``load_generator("mnist")`` returns ``(generator, record)``: the generator in eval mode and
+a dict with how it was made (device, seconds, epochs, seed, command, settings), its loss
+history (Loss_D, Loss_G, D(x), D(G(z)) per step, thinned to at most ``MAX_HISTORY``
+points), sample grids from fixed noise across training, and its metrics (classifier
+Inception Score, Fréchet distance, class coverage, each beside the real-data value) at the
+end and at every evaluation point during training.
+
+Files in ``dcgan_lib/weights/`` (safetensors, never pickle; records are JSON):
+
+    generator-<name>.safetensors   the weights (written by dcgan_lib.train.save_generator)
+    generator-<name>.json          the record
+    samples-<name>.safetensors     the sample grids, uint8 (frames, 64, 1, 32, 32)
+    guidelines.json                the DCGAN-guideline comparison (``guideline_runs``)
+
+``train_shipped(name)`` retrains one of them with the settings in ``SHIPPED`` and
+``run_guideline(name)`` reruns one guideline comparison; ``python -m dcgan_lib.pretrained``
+does either from the command line.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dcgan_lib import metrics
+
+WEIGHTS = metrics.WEIGHTS
+NAMES = ("mnist", "fashion-mnist")
+MAX_HISTORY = 400  # points kept per loss curve
+MAX_FRAMES = 12  # sample grids kept for the animation
+EVAL_SEED = 1234  # latents for the shipped metrics, apart from the training seed
+
+# The shipped runs. Sized for two shared CPU cores: width 16 (the paper's stack with a
+# quarter of its channels at 32x32), minibatches of 64 so that the budget buys more steps,
+# and a wall-clock budget: training stops at the last evaluation point before
+# ``budget_seconds`` (the record keeps the step count, and ``max_steps`` repeats it exactly).
+SHIPPED = {
+    "mnist": dict(dataset="mnist", width=16, batch_size=64, epochs=10, seed=0,
+                  sample_every=50, eval_every=100, budget_seconds=25 * 60),
+    "fashion-mnist": dict(dataset="fashion-mnist", width=16, batch_size=64, epochs=10,
+                          seed=0, sample_every=100, eval_every=200, budget_seconds=15 * 60),
+}
+
+# The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run.
+GUIDELINE_BASE = dict(dataset="mnist", width=16, batch_size=64, epochs=1, max_steps=600,
+                      seed=0)
+GUIDELINES = {
+    "baseline (DCGAN)": {},
+    "no norm in D": {"d_norm": "none"},
+    "LayerNorm in D": {"d_norm": "layer"},
+    "ReLU in D": {"leak": 0.0},
+    "pooling in D": {"downsample": "pool"},
+    "minimax G loss": {"g_loss": "minimax"},
+    "uniform latent": {"latent_dist": "uniform"},
+}
+
+
+def _check_name(name) -> str:
+    if name not in NAMES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}, got {name!r}")
+    return name
+
+
+def paths(name: str) -> dict[str, Path]:
+    """The three files of the shipped generator ``name``."""
+    _check_name(name)
+    return {"weights": WEIGHTS / f"generator-{name}.safetensors",
+            "record": WEIGHTS / f"generator-{name}.json",
+            "samples": WEIGHTS / f"samples-{name}.safetensors"}
+
+
+# ---------------------------------------------------------------------------- loading
+
+def load_generator(name: str = "mnist") -> tuple[torch.nn.Module, dict]:
+    """The shipped generator ``name`` ("mnist" or "fashion-mnist") in eval mode on the CPU,
+    and its record; ``record["samples"]`` is a list of ``(step, uint8 (64, 1, 32, 32))``."""
+    from safetensors.torch import load_file
+
+    from dcgan_lib.train import load_generator as load_weights
+
+    files = paths(name)
+    for kind, path in files.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"the shipped {kind} file {path} is missing; retrain it "
+                                    f"with python -m dcgan_lib.pretrained --train {name}")
+    try:
+        generator = load_weights(files["weights"])
+    except Exception as exc:
+        raise ValueError(f"{files['weights']} is not a readable generator file "
+                         f"({type(exc).__name__}: {exc})") from None
+    try:
+        record = json.loads(files["record"].read_text())
+        grids = load_file(str(files["samples"]))
+    except Exception as exc:
+        raise ValueError(f"the record or samples of {name!r} in {WEIGHTS} cannot be read "
+                         f"({type(exc).__name__}: {exc})") from None
+    record["samples"] = [(int(s), grids["samples"][i])
+                         for i, s in enumerate(grids["steps"].tolist())]
+    return generator, record
+
+
+def guideline_runs() -> list[dict]:
+    """The guideline comparison: one dict per run with ``name``, ``change``, ``config``,
+    ``command``, ``seconds`` and ``metrics`` (IS, Fréchet distance, coverage KL)."""
+    path = WEIGHTS / "guidelines.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; rerun the comparison with "
+                                f"python -m dcgan_lib.pretrained --guidelines")
+    try:
+        return json.loads(path.read_text())["runs"]
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable guideline record ({exc})") from None
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+def sample_images(generator, n: int, seed: int, latent_dist: str = "gaussian"
+                  ) -> torch.Tensor:
+    """``n`` images ``(n, C, H, W)`` in [-1, 1] from seeded latents, generator in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    if latent_dist == "gaussian":
+        z = torch.randn(n, generator.latent_dim, generator=gen)
+    elif latent_dist == "uniform":
+        z = 2 * torch.rand(n, generator.latent_dim, generator=gen) - 1
+    else:
+        raise ValueError(f"latent_dist must be 'gaussian' or 'uniform', got {latent_dist!r}")
+    generator.eval()
+    with torch.no_grad():
+        return torch.cat([generator(z[i:i + 500]) for i in range(0, n, 500)])
+
+
+def evaluate(generator, dataset: str, n: int = 2000, seed: int = EVAL_SEED,
+             latent_dist: str = "gaussian", classifier=None) -> dict:
+    """Classifier IS, Fréchet distance to ``n`` real test images and coverage of ``n``
+    samples; beside them the real test images' IS and coverage and the train-versus-test
+    Fréchet floor, all with ``n`` images."""
+    from dcgan_lib import data
+
+    if classifier is None:
+        classifier, _ = metrics.load_classifier(dataset)
+    fake = sample_images(generator, n, seed, latent_dist)
+    real, _ = data.load(dataset, "test", image_size=32, limit=n)
+    counts, kl = metrics.class_coverage(classifier, fake)
+    return {"n": n, "seed": seed,
+            "inception_score": metrics.inception_score(classifier, fake),
+            "frechet_distance": metrics.frechet_distance(classifier, fake, real),
+            "coverage_kl": kl, "class_counts": counts.tolist(),
+            "real_inception_score": metrics.inception_score(classifier, real),
+            "real_coverage_kl": metrics.class_coverage(classifier, real)[1],
+            "real_frechet_floor": metrics.real_floor(classifier, dataset, n)}
+
+
+# ---------------------------------------------------------------------------- training
+
+def _thin(history: dict, keep: int = MAX_HISTORY) -> dict:
+    n = len(history["step"])
+    idx = np.unique(np.linspace(0, n - 1, min(n, keep)).round().astype(int)) if n else []
+    return {k: [history[k][i] for i in idx] for k in history if k != "samples"}
+
+
+def _train_in_chunks(cfg, eval_every: int, command: str, budget_seconds=None, log=print):
+    """Run ``dcgan_lib.train.train`` to ``cfg``'s end, stopping every ``eval_every`` steps
+    to keep a copy of the generator (resuming from the checkpoint bit for bit), and ending
+    early once the training time passes ``budget_seconds``."""
+    from dcgan_lib.train import CHECKPOINT_NAME, train
+
+    steps_per_epoch = (cfg.limit or 60000) // cfg.batch_size
+    total = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    snapshots, resume, step = [], None, 0
+    while step < total:
+        step = min(step + eval_every, total)
+        result = train(dataclasses.replace(cfg, max_steps=step), resume=resume,
+                       command=command)
+        resume = str(Path(cfg.out) / CHECKPOINT_NAME)
+        seconds = result.history["seconds"][-1]
+        chunk = seconds - (snapshots[-1][1] if snapshots else 0.0)
+        snapshots.append((step, seconds, copy.deepcopy(result.generator).cpu()))
+        log(f"  step {step}/{total}: {seconds:.0f} s")
+        if budget_seconds is not None and seconds + chunk > budget_seconds:
+            break  # another chunk of the same length would overrun the budget
+    return result, snapshots
+
+
+def train_shipped(name: str, out: str, write: bool = True, log=print, **overrides
+                  ) -> tuple[torch.nn.Module, dict]:
+    """Retrain the shipped generator ``name`` with ``SHIPPED[name]`` (``overrides`` change
+    single settings, e.g. ``width=64`` on a GPU; checkpoints go to ``out``), evaluate it
+    and, with ``write``, replace the files in ``WEIGHTS``. Returns ``(generator, record)``
+    as :func:`load_generator` does."""
+    from dcgan_lib.train import TrainConfig, device_name, resolve_device
+
+    settings = dict(SHIPPED[_check_name(name)]) | overrides
+    eval_every = settings.pop("eval_every")
+    budget = settings.pop("budget_seconds")
+    cfg = TrainConfig(**settings, out=out, progress=False)
+    start = time.perf_counter()
+    result, snapshots = _train_in_chunks(cfg, eval_every, "", budget, log)
+    steps = snapshots[-1][0]
+    reproduce = {k: v for k, v in overrides.items() if k != "budget_seconds"}
+    reproduce["max_steps"] = steps
+    budget_note = None if budget is None else (
+        f"stopped at the last evaluation point before {budget} s of training")
+    command = f"python -m dcgan_lib.pretrained --train {name} --max-steps {steps}"
+    if set(reproduce) != {"max_steps"}:
+        command = f"dcgan_lib.pretrained.train_shipped({name!r}, 'runs', **{reproduce!r})"
+    log(f"{name}: trained {snapshots[-1][0]} steps in {snapshots[-1][1]:.0f} s")
+    from dcgan_lib import data
+
+    classifier, _ = metrics.load_classifier(cfg.dataset)
+    real, _ = data.load(cfg.dataset, "test", image_size=32, limit=1000)
+    real_stats = metrics.gaussian_stats(metrics.features(classifier, real))
+    during = []
+    for step, seconds, g in snapshots:
+        fake = sample_images(g, 1000, EVAL_SEED, cfg.latent_dist)
+        m = {"inception_score": metrics.inception_score(classifier, fake),
+             "frechet_distance": metrics.frechet_from_stats(
+                 *metrics.gaussian_stats(metrics.features(classifier, fake)), *real_stats),
+             "coverage_kl": metrics.class_coverage(classifier, fake)[1]}
+        during.append({"step": step, "seconds": seconds, **m})
+        log(f"  step {step}: IS {m['inception_score']:.3f}  FD {m['frechet_distance']:.3f}  "
+            f"KL {m['coverage_kl']:.4f}")
+    final = evaluate(result.generator.cpu(), cfg.dataset, n=2000, classifier=classifier)
+    log(f"{name}: final {json.dumps({k: v for k, v in final.items() if k != 'class_counts'})}")
+    history = result.history
+    samples = history["samples"]
+    keep = np.unique(np.linspace(0, len(samples) - 1, min(len(samples), MAX_FRAMES))
+                     .round().astype(int))
+    record = {
+        "name": name, "dataset": cfg.dataset,
+        "device": device_name(resolve_device(cfg.device)),
+        "trained_on": "CPU: two cores shared with other jobs, one thread (OMP_NUM_THREADS=1)"
+        if not torch.cuda.is_available() else "CUDA GPU",
+        "torch": torch.__version__, "seed": cfg.seed, "epochs": cfg.epochs,
+        "steps": history["step"][-1], "train_seconds": history["seconds"][-1],
+        "total_seconds_with_evaluation": time.perf_counter() - start,
+        "command": command, "budget": budget_note,
+        "config": dataclasses.asdict(dataclasses.replace(cfg, max_steps=steps)),
+        "history": _thin(history), "history_points": len(history["step"]),
+        "metrics": final, "metrics_during_training": during,
+        "eval": {"n_final": 2000, "n_during": 1000, "seed": EVAL_SEED,
+                 "generator_mode": "eval (BatchNorm running averages)"},
+    }
+    if write:
+        from safetensors.torch import save_file
+
+        from dcgan_lib.train import save_generator
+
+        files = paths(name)
+        save_generator(files["weights"], result.generator.cpu(), cfg)
+        save_file({"samples": torch.stack([samples[i][1] for i in keep]).contiguous(),
+                   "steps": torch.tensor([samples[i][0] for i in keep])},
+                  str(files["samples"]))
+        files["record"].write_text(json.dumps(record, indent=1) + "\n")
+    record["samples"] = [(int(samples[i][0]), samples[i][1]) for i in keep]
+    return result.generator.cpu().eval(), record
+
+
+def run_guideline(name: str, out: str, n: int = 1000, classifier=None) -> dict:
+    """Train the guideline run ``name`` (a key of ``GUIDELINES``) and measure it."""
+    from dcgan_lib.train import TrainConfig, train
+
+    if name not in GUIDELINES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
+                         f"got {name!r}")
+    cfg = TrainConfig(**GUIDELINE_BASE, **GUIDELINES[name], out=None, progress=False)
+    command = f"python -m dcgan_lib.pretrained --guidelines {shlex.quote(name)}"
+    result = train(cfg, command=command)
+    m = evaluate(result.generator.cpu(), cfg.dataset, n=n, latent_dist=cfg.latent_dist,
+                 classifier=classifier)
+    h = result.history
+    return {"name": name, "change": GUIDELINES[name], "config": dataclasses.asdict(cfg),
+            "command": command, "seconds": h["seconds"][-1], "steps": h["step"][-1],
+            "final_d_x": float(np.mean(h["d_x"][-50:])),
+            "final_d_g_z": float(np.mean(h["d_g_z2"][-50:])),
+            "metrics": {k: m[k] for k in ("inception_score", "frechet_distance",
+                                          "coverage_kl", "class_counts",
+                                          "real_frechet_floor")}}
+
+
+def run_guidelines(out: str, names=None, write: bool = True, log=print) -> list[dict]:
+    """Run every guideline comparison (or ``names``); with ``write``, store them in
+    ``guidelines.json``, replacing runs of the same name and keeping the others."""
+    classifier, _ = metrics.load_classifier(GUIDELINE_BASE["dataset"])
+    runs = []
+    for name in names or GUIDELINES:
+        run = run_guideline(name, out, classifier=classifier)
+        log(f"{name}: {json.dumps(run['metrics'])} ({run['seconds']:.0f} s)")
+        runs.append(run)
+    if write:
+        write_guidelines(runs)
+    return runs
+
+
+def write_guidelines(runs: list[dict]) -> None:
+    """Merge ``runs`` into ``guidelines.json`` (by name, in the order of ``GUIDELINES``)."""
+    path = WEIGHTS / "guidelines.json"
+    kept = {}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("base") == GUIDELINE_BASE:
+            kept = {r["name"]: r for r in old["runs"]}
+    kept |= {r["name"]: r for r in runs}
+    record = {"base": GUIDELINE_BASE, "eval_n": 1000, "eval_seed": EVAL_SEED,
+              "trained_on": "CPU, one thread, two cores shared with other jobs"
+              if not torch.cuda.is_available() else "CUDA GPU",
+              "runs": [kept[name] for name in GUIDELINES if name in kept]}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m dcgan_lib.pretrained",
+                                description="Retrain the shipped generators or rerun the "
+                                            "guideline comparison.")
+    p.add_argument("--train", choices=NAMES)
+    p.add_argument("--guidelines", nargs="*", metavar="NAME")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="train exactly this many steps instead of the time budget")
+    p.add_argument("--out", default="runs/pretrained")
+    args = p.parse_args(argv)
+    if args.train:
+        extra = {} if args.max_steps is None else {"max_steps": args.max_steps,
+                                                    "budget_seconds": None}
+        train_shipped(args.train, f"{args.out}/{args.train}", **extra)
+    if args.guidelines is not None:
+        run_guidelines(f"{args.out}/guidelines", args.guidelines or None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
