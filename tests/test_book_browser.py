@@ -117,3 +117,26 @@ def test_every_chapter_page_offers_a_colab_launch_button(server, browser):
         assert any(link.endswith(f"{stem}.ipynb") for link in links), \
             f"{page}: no Colab link to {stem}.ipynb in {links}"
     tab.close()
+
+
+def test_chapter_five_explorer_draws_in_the_built_page_and_redraws_on_the_slider(server, browser):
+    tab = browser.new_page()
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto(f"{server}/book/05_latent_space.html", wait_until="load")
+    explorer = tab.locator(".dcgan-explorer").first
+    explorer.scroll_into_view_if_needed()
+    tab.wait_for_function("() => window.dcganExplorer && window.dcganExplorer.images > 0",
+                          timeout=60_000)
+    canvas = explorer.locator("canvas").first
+    pixels = "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+    before = canvas.evaluate(pixels)
+    slider = explorer.locator("input[type=range]").first
+    slider.fill("0.9")
+    slider.dispatch_event("input")
+    tab.evaluate("() => window.dcganExplorer.idle()")
+    after = canvas.evaluate(pixels)
+    assert tab.evaluate("() => window.dcganExplorer.state().t") == pytest.approx(0.9)
+    assert before != after, "the canvas did not change when the slider moved"
+    assert errors == []
+    tab.close()
