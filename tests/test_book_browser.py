@@ -140,3 +140,16 @@ def test_chapter_five_explorer_draws_in_the_built_page_and_redraws_on_the_slider
     assert before != after, "the canvas did not change when the slider moved"
     assert errors == []
     tab.close()
+
+
+def test_chapter_five_live_widget_is_drawn_from_its_saved_state(server, browser):
+    tab = browser.new_page()
+    tab.goto(f"{server}/book/05_latent_space.html", wait_until="load")
+    tab.wait_for_function(
+        "() => document.querySelector('.jupyter-widgets input[type=range],"
+        " .jupyter-widgets .slider, .widget-slider')", timeout=60_000)
+    drawn = tab.evaluate(
+        "() => Array.from(document.querySelectorAll('.jupyter-widgets img'))"
+        ".filter(i => i.complete && i.naturalWidth > 0).length")
+    assert drawn >= 1, "the widget's image was not drawn from the saved state"
+    tab.close()

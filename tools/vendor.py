@@ -1,6 +1,7 @@
 """Copy the book's JavaScript dependencies into `_vendor/`, served as static files.
 
-The rendered book runs offline: MathJax (and the in-page latent explorer's runtime) come
+The rendered book runs offline: MathJax and the ipywidgets embedding (require.js and
+@jupyter-widgets/html-manager, which draw the saved widget states) come
 from pinned npm packages, fetched once from the npm registry into a cache, checked against
 their published sha512 integrity, and unpacked here. Usage: python tools/vendor.py
 """
@@ -27,15 +28,21 @@ PACKAGES = [
     ("mathjax", "3.2.2",
      "Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
      "package/es5/", "mathjax"),
+    ("requirejs", "2.3.7",
+     "DouTG8T1WanGok6Qjg2SXuCMzszOo0eHeH9hDZ5Y4x8Je+9JB38HdTLT4/VA8OaUhBa0JPVHJ0pyBkM1z+pDsw==",
+     "package/require.js", "requirejs/require.js"),
+    ("@jupyter-widgets/html-manager", "1.0.6",
+     "+Mn+Ra8wyIHrYaUpfmf9A3dsLkt/NuwzPQN8sthdxBD35VV5cOJbpmgMhNR27n/rmP3mKyEe0PWCJrtZrXTXDQ==",
+     "package/dist/", "html-manager"),
 ]
 
 
 def fetch(name: str, version: str, integrity: str) -> bytes:
-    cached = CACHE / f"{name}-{version}.tgz"
+    cached = CACHE / f"{name.replace('/', '__')}-{version}.tgz"
     if cached.is_file():
         blob = cached.read_bytes()
     else:
-        url = f"{REGISTRY}/{name}/-/{name.split('/')[-1]}-{version}.tgz"
+        url = f"{REGISTRY}/{name}/-/{name.split('/')[-1]}-{version}.tgz"  # scoped: @s/n/-/n-v
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
                 blob = response.read()
@@ -52,14 +59,16 @@ def fetch(name: str, version: str, integrity: str) -> bytes:
 
 
 def unpack(blob: bytes, inside: str, dest: Path) -> int:
-    if dest.exists():
+    """Copy the folder ``inside`` (ending in /) to the folder ``dest``, or one file to ``dest``."""
+    folder = inside.endswith("/")
+    if dest.is_dir():
         shutil.rmtree(dest)
     count = 0
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
         for member in tar.getmembers():
             if not member.isfile() or not member.name.startswith(inside):
                 continue
-            target = dest / member.name[len(inside):]
+            target = dest / member.name[len(inside):] if folder else dest
             if ".." in Path(member.name).parts:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +80,7 @@ def unpack(blob: bytes, inside: str, dest: Path) -> int:
 def main() -> None:
     VENDOR.mkdir(exist_ok=True)
     for name, version, integrity, inside, dest in PACKAGES:
-        stamp = VENDOR / dest / ".version"
+        stamp = VENDOR / f".{dest.replace('/', '_')}.version"
         if stamp.is_file() and stamp.read_text() == version:
             continue
         n = unpack(fetch(name, version, integrity), inside, VENDOR / dest)

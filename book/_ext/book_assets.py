@@ -1,5 +1,5 @@
-"""Sphinx extension for the book: each page lists each script once, and the bibliography's
-labels read author-year like the citations.
+"""Sphinx extension for the book: each page lists each script once, the bibliography's
+labels read author-year like the citations, and saved ipywidgets typeset with MathJax 3.
 
 Jupyter Book and sphinx-book-theme both register sphinx-thebe's and sphinx-togglebutton's
 inline configuration scripts (once with the file name None, once with ''), so every page
@@ -49,7 +49,23 @@ def _register_author_year_labels():
     register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 
+# @jupyter-widgets/html-manager typesets widget labels through MathJax 2's API
+# (MathJax.Hub.Queue); the book runs MathJax 3, where that call throws. This forwards it.
+MATHJAX2_QUEUE_SHIM = """
+document.addEventListener("DOMContentLoaded", function () {
+  var mj = window.MathJax;
+  if (mj && !mj.Hub) {
+    mj.Hub = {Queue: function (call) {
+      var element = call && call[2];
+      if (mj.typesetPromise) { mj.typesetPromise(element ? [element] : undefined); }
+    }};
+  }
+});
+"""
+
+
 def setup(app):
     _register_author_year_labels()
+    app.add_js_file(None, body=MATHJAX2_QUEUE_SHIM)
     app.connect("html-page-context", _dedupe_scripts, priority=999)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
