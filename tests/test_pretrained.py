@@ -1,0 +1,114 @@
+"""The shipped generators: they load, their records are complete, their metrics reproduce."""
+
+import math
+import shutil
+
+import pytest
+import torch
+
+from dcgan_lib import pretrained
+
+
+@pytest.fixture(scope="module", params=pretrained.NAMES)
+def shipped(request):
+    generator, record = pretrained.load_generator(request.param)
+    return request.param, generator, record
+
+
+def test_generator_maps_latents_to_32x32_images_in_tanh_range(shipped):
+    _, generator, _ = shipped
+    images = pretrained.sample_images(generator, 16, seed=0)
+    assert images.shape == (16, 1, 32, 32)
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_record_states_how_the_weights_were_made(shipped):
+    name, _, record = shipped
+    assert record["dataset"] == name
+    assert record["command"].startswith("python -m dcgan_lib.pretrained --train " + name)
+    assert record["steps"] > 0 and record["train_seconds"] > 0
+    assert record["config"]["seed"] == record["seed"]
+    assert "CPU" in record["device"] or "cuda" in record["trained_on"].lower()
+
+
+def test_history_holds_the_four_reference_curves_thinned(shipped):
+    _, _, record = shipped
+    h = record["history"]
+    n = len(h["step"])
+    assert 10 < n <= pretrained.MAX_HISTORY
+    for key in ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "seconds", "epoch"):
+        assert len(h[key]) == n
+    assert h["step"] == sorted(h["step"]) and h["step"][-1] == record["steps"]
+    assert all(0 <= v <= 1 for v in h["d_x"] + h["d_g_z2"])  # probabilities
+
+
+def test_sample_grids_are_small_uint8_frames_in_step_order(shipped):
+    _, _, record = shipped
+    frames = record["samples"]
+    assert 2 <= len(frames) <= pretrained.MAX_FRAMES
+    steps = [s for s, _ in frames]
+    assert steps == sorted(steps) and steps[-1] == record["steps"]
+    for _, grid in frames:
+        assert grid.dtype == torch.uint8 and grid.shape == (64, 1, 32, 32)
+
+
+def test_recorded_metrics_are_reproduced_from_the_shipped_weights(shipped):
+    name, generator, record = shipped
+    saved = record["metrics"]
+    again = pretrained.evaluate(generator, name, n=saved["n"], seed=saved["seed"])
+    # Same weights, same seeded latents, same test images: only the order of float32
+    # summation (thread count, BLAS kernel) may differ, ~1e-6 relative per feature; 1e-4
+    # leaves two orders of magnitude of room and still catches any change of weights.
+    for key in ("inception_score", "frechet_distance", "coverage_kl", "real_frechet_floor"):
+        assert again[key] == pytest.approx(saved[key], rel=1e-4, abs=1e-6), key
+    assert again["class_counts"] == pytest.approx(saved["class_counts"], abs=2)
+
+
+def test_metrics_during_training_are_recorded_at_increasing_steps(shipped):
+    _, _, record = shipped
+    during = record["metrics_during_training"]
+    assert [d["step"] for d in during] == sorted(d["step"] for d in during)
+    assert during[-1]["step"] == record["steps"]
+    assert all(1 <= d["inception_score"] <= 10 and math.isfinite(d["frechet_distance"])
+               for d in during)
+
+
+def test_unknown_name_is_rejected():
+    with pytest.raises(ValueError, match=r"name must be one of 'mnist', 'fashion-mnist', "
+                                         r"got 'cifar10'"):
+        pretrained.load_generator("cifar10")
+
+
+def test_missing_weights_file_is_reported_with_the_command_to_remake_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "WEIGHTS", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"generator-mnist.safetensors is missing.*"
+                                                r"--train mnist"):
+        pretrained.load_generator("mnist")
+
+
+def test_corrupt_weights_file_is_reported_not_unpickled(tmp_path, monkeypatch):
+    for path in pretrained.paths("mnist").values():
+        shutil.copy(path, tmp_path / path.name)
+    monkeypatch.setattr(pretrained, "WEIGHTS", tmp_path)
+    weights = pretrained.paths("mnist")["weights"]
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated download
+    with pytest.raises(ValueError, match="not a readable generator file"):
+        pretrained.load_generator("mnist")
+
+
+def test_guideline_runs_cover_every_guideline_with_finite_metrics():
+    runs = pretrained.guideline_runs()
+    assert [r["name"] for r in runs] == list(pretrained.GUIDELINES)
+    for run in runs:
+        m = run["metrics"]
+        assert 1 <= m["inception_score"] <= 10
+        assert m["frechet_distance"] >= 0 and 0 <= m["coverage_kl"] <= math.log(10) + 1e-9
+        assert run["command"].startswith("python -m dcgan_lib.pretrained --guidelines")
+
+
+def test_guideline_runs_differ_from_the_baseline_in_exactly_their_change():
+    runs = {r["name"]: r for r in pretrained.guideline_runs()}
+    base = runs["baseline (DCGAN)"]["config"]
+    for name, run in runs.items():
+        diff = {k: v for k, v in run["config"].items() if base[k] != v}
+        assert diff == pretrained.GUIDELINES[name], name
