@@ -313,13 +313,13 @@ KILLS = 20
 
 
 def _slow_write_all(f, data_bytes):
-    """Write in 8 flushed pieces 4 ms apart, so that a kill lands inside a save."""
+    """Write in 8 flushed pieces 12 ms apart, so that a kill lands inside a save."""
     view = memoryview(data_bytes)
     n = len(view)
     for i in range(8):
         f.write(view[i * n // 8:(i + 1) * n // 8])
         f.flush()
-        time.sleep(0.004)
+        time.sleep(0.012)
 
 
 def _train_until_killed(out: str, images: torch.Tensor) -> None:
@@ -358,7 +358,7 @@ def test_sigkill_during_saving_always_leaves_a_loadable_checkpoint(tmp_path):
         time.sleep(rng.uniform(0, 0.2))  # ... then a random number more ...
         _wait_for(lambda p=proc: saving() or not p.is_alive())  # ... and is inside one
         assert proc.is_alive(), f"training exited with status {proc.exitcode}"
-        time.sleep(rng.uniform(0, 0.04))
+        time.sleep(rng.uniform(0, 0.03))  # a random moment within the ~100 ms save
         proc.kill()  # SIGKILL
         proc.join()
         mid_save += saving()
