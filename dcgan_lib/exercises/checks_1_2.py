@@ -30,13 +30,8 @@ def check_conv_transpose_output_size(conv_transpose_output_size):
         (7, 5, 3, 2, "s(H_in - 1) + k - 2p = 3*6 + 5 - 4 = 19"),
         (3, 2, 2, 0, "a k=2, s=2 layer without padding doubles 3 to 6"),
     ]
-    for size, k, s, p, why in cases:
-        what = f"conv_transpose_output_size({size}, {k}, {s}, {p})"
-        got = _int_result(call(conv_transpose_output_size, "conv_transpose_output_size",
-                               size, k, s, p), what)
-        expected = theory.conv_transpose_output_size(size, k, s, p)
-        if got != expected:
-            fail(f"{what} returned {got}; {why}")
+    _check_sizes(conv_transpose_output_size, "conv_transpose_output_size",
+                 theory.conv_transpose_output_size, cases)
     return f"{len(cases)} layers, including ones that do not double the size"
 
 
@@ -51,13 +46,17 @@ def check_conv_output_size(conv_output_size):
         (10, 3, 3, 1, "floor((10 + 2 - 3) / 3) + 1 = 4"),
         (7, 2, 2, 0, "floor((7 - 2) / 2) + 1 = 3: the last column is never covered"),
     ]
-    for size, k, s, p, why in cases:
-        what = f"conv_output_size({size}, {k}, {s}, {p})"
-        got = _int_result(call(conv_output_size, "conv_output_size", size, k, s, p), what)
-        expected = theory.conv_output_size(size, k, s, p)
-        if got != expected:
-            fail(f"{what} returned {got}; {why}")
+    _check_sizes(conv_output_size, "conv_output_size", theory.conv_output_size, cases)
     return f"{len(cases)} layers, including strides that do not divide the input"
+
+
+def _check_sizes(learner_fn, name, reference, cases):
+    """Compare a learner's size formula with the library's on (size, k, s, p, why) cases."""
+    for size, k, s, p, why in cases:
+        what = f"{name}({size}, {k}, {s}, {p})"
+        got = _int_result(call(learner_fn, name, size, k, s, p), what)
+        if got != reference(size, k, s, p):
+            fail(f"{what} returned {got}; {why}")
 
 
 def _find(block, kinds):
