@@ -40,20 +40,23 @@ MAX_HISTORY = 400  # points kept per loss curve
 MAX_FRAMES = 12  # sample grids kept for the animation
 EVAL_SEED = 1234  # latents for the shipped metrics, apart from the training seed
 
-# The shipped runs. Sized for two shared CPU cores: width 16 (the paper's stack with a
-# quarter of its channels at 32x32), minibatches of 64 so that the budget buys more steps,
+# The shipped runs, sized for two CPU cores: the paper's stack (64 channels at the image
+# end) at half its width for MNIST, with a weight average of the generator (``ema``), and at
+# a quarter of it for Fashion-MNIST; minibatches of 64 so that the budget buys more steps;
 # and a wall-clock budget: training stops at the last evaluation point before
 # ``budget_seconds`` (the record keeps the step count, and ``max_steps`` repeats it exactly).
 SHIPPED = {
-    "mnist": dict(dataset="mnist", width=16, batch_size=64, epochs=10, seed=0,
-                  sample_every=50, eval_every=100, budget_seconds=25 * 60),
+    "mnist": dict(dataset="mnist", width=32, batch_size=64, epochs=30, seed=0, ema=0.999,
+                  sample_every=200, eval_every=500, budget_seconds=40 * 60),
     "fashion-mnist": dict(dataset="fashion-mnist", width=16, batch_size=64, epochs=10,
                           seed=0, sample_every=100, eval_every=200, budget_seconds=15 * 60),
 }
 
-# The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run.
-GUIDELINE_BASE = dict(dataset="mnist", width=16, batch_size=64, epochs=1, max_steps=600,
-                      seed=0)
+# The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run, and
+# every run repeated with each of ``GUIDELINE_SEEDS`` so that the spread between seeds can
+# be set beside the difference between settings.
+GUIDELINE_BASE = dict(dataset="mnist", width=16, batch_size=64, epochs=2, max_steps=1000)
+GUIDELINE_SEEDS = (0, 1, 2)
 GUIDELINES = {
     "baseline (DCGAN)": {},
     "no norm in D": {"d_norm": "none"},
@@ -63,6 +66,16 @@ GUIDELINES = {
     "minimax G loss": {"g_loss": "minimax"},
     "uniform latent": {"latent_dist": "uniform"},
 }
+
+
+def trained_on() -> str:
+    """What the training ran on, in words, for the records."""
+    if torch.cuda.is_available():
+        return f"CUDA GPU: {torch.cuda.get_device_name()}"
+    import os
+
+    return (f"CPU: {torch.get_num_threads()} torch thread(s) on {os.cpu_count()} cores "
+            f"(other jobs may have shared them)")
 
 
 def _check_name(name) -> str:
@@ -110,8 +123,9 @@ def load_generator(name: str = "mnist") -> tuple[torch.nn.Module, dict]:
 
 
 def guideline_runs() -> list[dict]:
-    """The guideline comparison: one dict per run with ``name``, ``change``, ``config``,
-    ``command``, ``seconds`` and ``metrics`` (IS, Fréchet distance, coverage KL)."""
+    """The guideline comparison: one dict per run (a guideline and a seed) with ``name``,
+    ``seed``, ``change``, ``config``, ``command``, ``seconds``, ``steps``, the late means of
+    D(x) and D(G(z)), and ``metrics`` (IS, Fréchet distance, coverage KL)."""
     path = WEIGHTS / "guidelines.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; rerun the comparison with "
@@ -120,6 +134,23 @@ def guideline_runs() -> list[dict]:
         return json.loads(path.read_text())["runs"]
     except Exception as exc:
         raise ValueError(f"{path} is not a readable guideline record ({exc})") from None
+
+
+def guideline_summary(runs: list[dict], key: str = "frechet_distance") -> dict[str, dict]:
+    """Per guideline, the metric ``key`` over its seeds: ``values`` (in seed order),
+    ``mean``, ``min``, ``max`` and ``ratio``, the mean over the baseline's mean."""
+    by_name: dict[str, list] = {}
+    for run in sorted(runs, key=lambda r: r["seed"]):
+        value = run["metrics"].get(key, run.get(key))
+        if value is None:
+            raise KeyError(f"key must be a metric or a field of the runs, got {key!r}")
+        by_name.setdefault(run["name"], []).append(float(value))
+    if "baseline (DCGAN)" not in by_name:
+        raise ValueError("the runs hold no 'baseline (DCGAN)' run to compare against")
+    base = float(np.mean(by_name["baseline (DCGAN)"]))
+    return {name: {"values": v, "mean": float(np.mean(v)), "min": min(v), "max": max(v),
+                   "ratio": float(np.mean(v)) / base}
+            for name, v in by_name.items()}
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -168,29 +199,34 @@ def _thin(history: dict, keep: int = MAX_HISTORY) -> dict:
     return {k: [history[k][i] for i in idx] for k in history if k != "samples"}
 
 
-def _train_in_chunks(cfg, eval_every: int, command: str, budget_seconds=None, log=print):
+def _train_in_chunks(cfg, eval_every: int, command: str, budget_seconds=None, log=print,
+                     measure=None):
     """Run ``dcgan_lib.train.train`` to ``cfg``'s end, stopping every ``eval_every`` steps
-    to keep a copy of the generator (resuming from the checkpoint bit for bit), and ending
-    early once the training time passes ``budget_seconds``."""
+    to measure the run so far with ``measure(result) -> dict`` (resuming from the
+    checkpoint bit for bit), and ending early once the training time passes
+    ``budget_seconds``. Returns the last result and one dict per stop: step, training
+    seconds and the measurements."""
     from dcgan_lib.train import CHECKPOINT_NAME, train
 
     steps_per_epoch = (cfg.limit or 60000) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
-    snapshots, resume, step = [], None, 0
+    stops, resume, step = [], None, 0
     while step < total:
         step = min(step + eval_every, total)
         result = train(dataclasses.replace(cfg, max_steps=step), resume=resume,
                        command=command)
         resume = str(Path(cfg.out) / CHECKPOINT_NAME)
         seconds = result.history["seconds"][-1]
-        chunk = seconds - (snapshots[-1][1] if snapshots else 0.0)
-        snapshots.append((step, seconds, copy.deepcopy(result.generator).cpu()))
-        log(f"  step {step}/{total}: {seconds:.0f} s")
+        chunk = seconds - (stops[-1]["seconds"] if stops else 0.0)
+        m = measure(result) if measure else {}
+        stops.append({"step": step, "seconds": seconds, **m})
+        log(f"  step {step}/{total}: {seconds:.0f} s  "
+            + "  ".join(f"{k} {v:.3f}" for k, v in m.items()))
         if budget_seconds is not None and seconds + chunk > budget_seconds:
             break  # another chunk of the same length would overrun the budget
-    return result, snapshots
+    return result, stops
 
 
 def train_shipped(name: str, out: str, write: bool = True, log=print, **overrides
@@ -205,9 +241,29 @@ def train_shipped(name: str, out: str, write: bool = True, log=print, **override
     eval_every = settings.pop("eval_every")
     budget = settings.pop("budget_seconds")
     cfg = TrainConfig(**settings, out=out, progress=False)
+    from dcgan_lib import data
+
+    classifier, _ = metrics.load_classifier(cfg.dataset)
+    real, _ = data.load(cfg.dataset, "test", image_size=32, limit=1000)
+    real_stats = metrics.gaussian_stats(metrics.features(classifier, real))
+
+    def scores(g, prefix=""):
+        fake = sample_images(copy.deepcopy(g).cpu(), 1000, EVAL_SEED, cfg.latent_dist)
+        return {prefix + "inception_score": metrics.inception_score(classifier, fake),
+                prefix + "frechet_distance": metrics.frechet_from_stats(
+                    *metrics.gaussian_stats(metrics.features(classifier, fake)),
+                    *real_stats),
+                prefix + "coverage_kl": metrics.class_coverage(classifier, fake)[1]}
+
+    def measure(result):  # the shipped generator, and without a weight average the same
+        m = scores(result.generator)
+        if result.online_generator is not result.generator:
+            m |= scores(result.online_generator, "online_")
+        return m
+
     start = time.perf_counter()
-    result, snapshots = _train_in_chunks(cfg, eval_every, "", budget, log)
-    steps = snapshots[-1][0]
+    result, during = _train_in_chunks(cfg, eval_every, "", budget, log, measure)
+    steps = during[-1]["step"]
     reproduce = {k: v for k, v in overrides.items() if k != "budget_seconds"}
     reproduce["max_steps"] = steps
     budget_note = None if budget is None else (
@@ -215,22 +271,7 @@ def train_shipped(name: str, out: str, write: bool = True, log=print, **override
     command = f"python -m dcgan_lib.pretrained --train {name} --max-steps {steps}"
     if set(reproduce) != {"max_steps"}:
         command = f"dcgan_lib.pretrained.train_shipped({name!r}, 'runs', **{reproduce!r})"
-    log(f"{name}: trained {snapshots[-1][0]} steps in {snapshots[-1][1]:.0f} s")
-    from dcgan_lib import data
-
-    classifier, _ = metrics.load_classifier(cfg.dataset)
-    real, _ = data.load(cfg.dataset, "test", image_size=32, limit=1000)
-    real_stats = metrics.gaussian_stats(metrics.features(classifier, real))
-    during = []
-    for step, seconds, g in snapshots:
-        fake = sample_images(g, 1000, EVAL_SEED, cfg.latent_dist)
-        m = {"inception_score": metrics.inception_score(classifier, fake),
-             "frechet_distance": metrics.frechet_from_stats(
-                 *metrics.gaussian_stats(metrics.features(classifier, fake)), *real_stats),
-             "coverage_kl": metrics.class_coverage(classifier, fake)[1]}
-        during.append({"step": step, "seconds": seconds, **m})
-        log(f"  step {step}: IS {m['inception_score']:.3f}  FD {m['frechet_distance']:.3f}  "
-            f"KL {m['coverage_kl']:.4f}")
+    log(f"{name}: trained {steps} steps in {during[-1]['seconds']:.0f} s")
     final = evaluate(result.generator.cpu(), cfg.dataset, n=2000, classifier=classifier)
     log(f"{name}: final {json.dumps({k: v for k, v in final.items() if k != 'class_counts'})}")
     history = result.history
@@ -240,8 +281,7 @@ def train_shipped(name: str, out: str, write: bool = True, log=print, **override
     record = {
         "name": name, "dataset": cfg.dataset,
         "device": device_name(resolve_device(cfg.device)),
-        "trained_on": "CPU: two cores shared with other jobs, one thread (OMP_NUM_THREADS=1)"
-        if not torch.cuda.is_available() else "CUDA GPU",
+        "trained_on": trained_on(),
         "torch": torch.__version__, "seed": cfg.seed, "epochs": cfg.epochs,
         "steps": history["step"][-1], "train_seconds": history["seconds"][-1],
         "total_seconds_with_evaluation": time.perf_counter() - start,
@@ -249,6 +289,9 @@ def train_shipped(name: str, out: str, write: bool = True, log=print, **override
         "config": dataclasses.asdict(dataclasses.replace(cfg, max_steps=steps)),
         "history": _thin(history), "history_points": len(history["step"]),
         "metrics": final, "metrics_during_training": during,
+        "generator": (f"the weight average (decay {cfg.ema}) of the generator the optimiser "
+                      f"trained, BatchNorm statistics re-estimated for it"
+                      if cfg.ema else "the generator the optimiser trained"),
         "eval": {"n_final": 2000, "n_during": 1000, "seed": EVAL_SEED,
                  "generator_mode": "eval (BatchNorm running averages)"},
     }
@@ -267,21 +310,25 @@ def train_shipped(name: str, out: str, write: bool = True, log=print, **override
     return result.generator.cpu().eval(), record
 
 
-def run_guideline(name: str, out: str, n: int = 1000, classifier=None) -> dict:
-    """Train the guideline run ``name`` (a key of ``GUIDELINES``) and measure it."""
+def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> dict:
+    """Train the guideline run ``name`` (a key of ``GUIDELINES``) with ``seed`` and
+    measure it."""
     from dcgan_lib.train import TrainConfig, train
 
     if name not in GUIDELINES:
         raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
                          f"got {name!r}")
-    cfg = TrainConfig(**GUIDELINE_BASE, **GUIDELINES[name], out=None, progress=False)
-    command = f"python -m dcgan_lib.pretrained --guidelines {shlex.quote(name)}"
+    cfg = TrainConfig(**GUIDELINE_BASE, **GUIDELINES[name], seed=seed, out=None,
+                      progress=False)
+    command = (f"python -m dcgan_lib.pretrained --guidelines {shlex.quote(name)} "
+               f"--seeds {seed}")
     result = train(cfg, command=command)
     m = evaluate(result.generator.cpu(), cfg.dataset, n=n, latent_dist=cfg.latent_dist,
                  classifier=classifier)
     h = result.history
-    return {"name": name, "change": GUIDELINES[name], "config": dataclasses.asdict(cfg),
-            "command": command, "seconds": h["seconds"][-1], "steps": h["step"][-1],
+    return {"name": name, "seed": seed, "change": GUIDELINES[name],
+            "config": dataclasses.asdict(cfg), "command": command,
+            "seconds": h["seconds"][-1], "steps": h["step"][-1],
             "final_d_x": float(np.mean(h["d_x"][-50:])),
             "final_d_g_z": float(np.mean(h["d_g_z2"][-50:])),
             "metrics": {k: m[k] for k in ("inception_score", "frechet_distance",
@@ -289,33 +336,38 @@ def run_guideline(name: str, out: str, n: int = 1000, classifier=None) -> dict:
                                           "real_frechet_floor")}}
 
 
-def run_guidelines(out: str, names=None, write: bool = True, log=print) -> list[dict]:
-    """Run every guideline comparison (or ``names``); with ``write``, store them in
-    ``guidelines.json``, replacing runs of the same name and keeping the others."""
+def run_guidelines(names=None, seeds=GUIDELINE_SEEDS, write: bool = True, log=print
+                   ) -> list[dict]:
+    """Run every guideline comparison (or ``names``) with every seed in ``seeds``; with
+    ``write``, store them in ``guidelines.json`` after each run, replacing runs of the same
+    name and seed and keeping the others."""
     classifier, _ = metrics.load_classifier(GUIDELINE_BASE["dataset"])
     runs = []
-    for name in names or GUIDELINES:
-        run = run_guideline(name, out, classifier=classifier)
-        log(f"{name}: {json.dumps(run['metrics'])} ({run['seconds']:.0f} s)")
-        runs.append(run)
-    if write:
-        write_guidelines(runs)
+    for seed in seeds:
+        for name in names or GUIDELINES:
+            run = run_guideline(name, seed, classifier=classifier)
+            log(f"{name} (seed {seed}): {json.dumps(run['metrics'])} "
+                f"({run['seconds']:.0f} s)")
+            runs.append(run)
+            if write:
+                write_guidelines([run])
     return runs
 
 
 def write_guidelines(runs: list[dict]) -> None:
-    """Merge ``runs`` into ``guidelines.json`` (by name, in the order of ``GUIDELINES``)."""
+    """Merge ``runs`` into ``guidelines.json`` (by name and seed, ordered by seed and then
+    as in ``GUIDELINES``); runs made with another ``GUIDELINE_BASE`` are dropped."""
     path = WEIGHTS / "guidelines.json"
     kept = {}
     if path.is_file():
         old = json.loads(path.read_text())
         if old.get("base") == GUIDELINE_BASE:
-            kept = {r["name"]: r for r in old["runs"]}
-    kept |= {r["name"]: r for r in runs}
-    record = {"base": GUIDELINE_BASE, "eval_n": 1000, "eval_seed": EVAL_SEED,
-              "trained_on": "CPU, one thread, two cores shared with other jobs"
-              if not torch.cuda.is_available() else "CUDA GPU",
-              "runs": [kept[name] for name in GUIDELINES if name in kept]}
+            kept = {(r["name"], r["seed"]): r for r in old["runs"]}
+    kept |= {(r["name"], r["seed"]): r for r in runs}
+    order = list(GUIDELINES)
+    record = {"base": GUIDELINE_BASE, "seeds": sorted({seed for _, seed in kept}),
+              "eval_n": 1000, "eval_seed": EVAL_SEED, "trained_on": trained_on(),
+              "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
     path.write_text(json.dumps(record, indent=1) + "\n")
 
 
@@ -326,7 +378,10 @@ def main(argv=None) -> int:
                                 description="Retrain the shipped generators or rerun the "
                                             "guideline comparison.")
     p.add_argument("--train", choices=NAMES)
-    p.add_argument("--guidelines", nargs="*", metavar="NAME")
+    p.add_argument("--guidelines", nargs="*", metavar="NAME",
+                   help="rerun these guideline comparisons (none named: all of them)")
+    p.add_argument("--seeds", nargs="+", type=int, default=list(GUIDELINE_SEEDS),
+                   help="the seeds of the guideline runs")
     p.add_argument("--max-steps", type=int, default=None,
                    help="train exactly this many steps instead of the time budget")
     p.add_argument("--out", default="runs/pretrained")
@@ -336,7 +391,11 @@ def main(argv=None) -> int:
                                                     "budget_seconds": None}
         train_shipped(args.train, f"{args.out}/{args.train}", **extra)
     if args.guidelines is not None:
-        run_guidelines(f"{args.out}/guidelines", args.guidelines or None)
+        unknown = [n for n in args.guidelines if n not in GUIDELINES]
+        if unknown:
+            p.error(f"unknown guideline {unknown[0]!r}; expected one of "
+                    f"{', '.join(map(repr, GUIDELINES))}")
+        run_guidelines(args.guidelines or None, args.seeds)
     return 0
 
 

@@ -42,6 +42,13 @@ On the CPU and MPS the fast loop keeps fp32 and uses only the data on the device
 copies to the host and the generator-only gradients; it then computes exactly the reference
 loop's numbers (the tests check this bit for bit).
 
+``ema > 0`` keeps, beside the generator the optimiser updates, an exponential moving
+average of its weights, ``avg <- ema * avg + (1 - ema) * weights`` after every step
+(:func:`update_average`); the sample grids, the saved generator and
+``TrainResult.generator`` are then the average, with its BatchNorm statistics re-estimated
+from fresh latents at the end (:func:`recalibrate_batchnorm`). The average is outside the
+game: it never feeds the discriminator, so training is the same with or without it.
+
 Minibatches have ``batch_size`` images each; the last, partial minibatch of an epoch is
 dropped, so an epoch is ``N // batch_size`` steps. ``step`` counts finished updates from 1.
 
@@ -54,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -89,7 +97,8 @@ GENERATOR_FORMAT = "dcgan_lib.generator/1"
 # Settings a resumed run must share with the checkpoint it continues.
 RESUME_MUST_MATCH = ("dataset", "image_size", "latent_dim", "width", "g_norm", "d_norm", "leak",
                      "downsample", "g_loss", "latent_dist", "real_label", "fake_label",
-                     "batch_size", "lr", "beta1", "seed", "limit")
+                     "batch_size", "lr", "beta1", "ema", "seed", "limit")
+RECALIBRATION_LATENTS = 4096  # fresh latents that re-estimate an average's BatchNorm stats
 
 
 @dataclass
@@ -103,7 +112,8 @@ class TrainConfig:
     "non_saturating" or "minimax"; ``latent_dist`` "gaussian" (N(0, 1)) or "uniform"
     (U(-1, 1)); ``real_label``/``fake_label`` the discriminator's targets in [0, 1];
     ``epochs`` passes over the data; ``lr``, ``beta1`` Adam's step size and first-moment
-    decay (beta2 = 0.999); ``device`` "auto", "cpu", "cuda", "cuda:N" or "mps"; ``limit``
+    decay (beta2 = 0.999); ``ema`` the decay of the generator's weight average in [0, 1)
+    (0: no average); ``device`` "auto", "cpu", "cuda", "cuda:N" or "mps"; ``limit``
     trains on the first ``limit`` images; ``max_steps`` stops after that many steps in all;
     ``sample_every`` keeps a grid from fixed noise every that many steps (0: never);
     ``out`` a folder for the generator, the record and checkpoints (None: write nothing);
@@ -127,6 +137,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 2e-4
     beta1: float = 0.5
+    ema: float = 0.0
     seed: int = 0
     device: str = "auto"
     limit: int | None = None
@@ -156,6 +167,7 @@ class TrainConfig:
         if not _is_number(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
         _number_in("beta1", self.beta1, 0, 1, closed_right=False)
+        _number_in("ema", self.ema, 0, 1, closed_right=False)
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) \
                 or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
@@ -212,7 +224,9 @@ class TrainingDiverged(RuntimeError):
 class TrainResult:
     """What :func:`train` returns.
 
-    ``generator``, ``discriminator``: the trained models in eval mode on the training device.
+    ``generator``, ``discriminator``: the trained models in eval mode on the training device;
+    with ``config.ema`` the generator is the weight average, and ``online_generator`` the
+    one the optimiser updated (without it, the same object).
     ``history``: lists indexed by step (:data:`HISTORY_KEYS`), plus ``"samples"``, a list of
     ``(step, uint8 tensor (64, C, H, W))`` drawn from fixed noise. ``config``: the settings.
     ``speedups``: the switches the loop used. ``device``: where it ran.
@@ -224,6 +238,7 @@ class TrainResult:
     config: TrainConfig
     speedups: Speedups
     device: torch.device
+    online_generator: Generator | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -523,9 +538,12 @@ def _load_module(module, prefix: str, tensors: dict, path) -> None:
 
 def save_checkpoint(path, netG, netD, optimizerD, optimizerG, scaler, cfg: TrainConfig,
                     step: int, seconds: float, history: dict, permutation,
-                    shuffle: torch.Generator, device: torch.device) -> None:
-    """Everything a resumed run needs to continue bit for bit, written atomically."""
+                    shuffle: torch.Generator, device: torch.device, average=None) -> None:
+    """Everything a resumed run needs to continue bit for bit, written atomically;
+    ``average`` is the generator's weight average when ``cfg.ema`` asks for one."""
     tensors = {f"generator.{k}": v for k, v in netG.state_dict().items()}
+    if average is not None:
+        tensors |= {f"generator_average.{k}": v for k, v in average.state_dict().items()}
     tensors |= {f"discriminator.{k}": v for k, v in netD.state_dict().items()}
     tensors |= _optimizer_tensors("optimizer_d", optimizerD)
     tensors |= _optimizer_tensors("optimizer_g", optimizerG)
@@ -548,7 +566,7 @@ def save_checkpoint(path, netG, netD, optimizerD, optimizerG, scaler, cfg: Train
 
 
 def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerD, optimizerG, scaler,
-                    shuffle: torch.Generator, device: torch.device) -> dict:
+                    shuffle: torch.Generator, device: torch.device, average=None) -> dict:
     """Restore a :func:`save_checkpoint` file into the given objects.
 
     Returns ``{"step", "seconds", "history", "permutation"}``. Raises ``CheckpointError``
@@ -560,11 +578,13 @@ def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerD, optimizerG, 
                                    f"{CHECKPOINT_FORMAT!r} training checkpoint")
     saved = meta.get("config", {})
     for name in RESUME_MUST_MATCH:
-        if saved.get(name) != getattr(cfg, name):
+        if saved.get(name, getattr(TrainConfig, name, None)) != getattr(cfg, name):
             raise ValueError(f"{path} was trained with {name}={saved.get(name)!r}, this "
                              f"run asks for {name}={getattr(cfg, name)!r}; resume with the "
                              f"same {name}")
     _load_module(netG, "generator", tensors, path)
+    if average is not None:
+        _load_module(average, "generator_average", tensors, path)
     _load_module(netD, "discriminator", tensors, path)
     _load_optimizer(optimizerD, "optimizer_d", tensors, path)
     _load_optimizer(optimizerG, "optimizer_g", tensors, path)
@@ -666,6 +686,43 @@ def sample_grid(netG: Generator, noise: torch.Tensor) -> torch.Tensor:
     return _to_uint8(images)
 
 
+@torch.no_grad()
+def update_average(average: Generator, netG: Generator, decay: float) -> None:
+    """One step of the weight average: ``avg <- decay * avg + (1 - decay) * weights`` for
+    every parameter (BatchNorm's running statistics are not averaged; see
+    :func:`recalibrate_batchnorm`)."""
+    avg = [p for p in average.parameters()]
+    torch._foreach_lerp_(avg, [p.detach() for p in netG.parameters()], 1.0 - decay)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(netG: Generator, latent_dist: str, batch_size: int, seed: int,
+                          n: int = RECALIBRATION_LATENTS) -> Generator:
+    """Re-estimate every BatchNorm's running mean and variance for ``netG``'s own weights:
+    the equal-weight average of the batch statistics over ``n`` fresh latents in
+    minibatches of ``batch_size`` (as in training), drawn from a private generator seeded
+    with ``seed`` so that no other random stream moves. Returns ``netG`` in eval mode."""
+    norms = [m for m in netG.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return netG.eval()
+    device = next(netG.parameters()).device
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    gen = torch.Generator().manual_seed(seed)
+    netG.train()
+    for _ in range(max(1, n // batch_size)):
+        if latent_dist == "gaussian":
+            z = torch.randn(batch_size, netG.latent_dim, generator=gen)
+        else:
+            z = 2 * torch.rand(batch_size, netG.latent_dim, generator=gen) - 1
+        netG(z.to(device))
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    return netG.eval()
+
+
 def _check_finite(step: int, values, checkpoint_note: str) -> None:
     for name, value in zip(STATS[:3], values[:3], strict=True):
         if not math.isfinite(value):
@@ -716,6 +773,7 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
 
     torch.manual_seed(cfg.seed)
     netG, netD = build_models(cfg, channels, device, speedups)
+    average = copy.deepcopy(netG) if cfg.ema else None
     optimizerG, optimizerD = build_optimizers(netG, netD, cfg, speedups)
     shuffle = torch.Generator().manual_seed(cfg.seed)
     batch_shape = (cfg.batch_size, channels, cfg.image_size, cfg.image_size)
@@ -727,7 +785,7 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
     step, seconds0, permutation = 0, 0.0, None
     if resume is not None:
         state = load_checkpoint(resume, cfg, netG, netD, optimizerD, optimizerG, scaler,
-                                shuffle, device)
+                                shuffle, device, average)
         step, seconds0 = state["step"], state["seconds"]
         history, permutation = state["history"], state["permutation"]
     last_good = str(resume) if resume is not None else None
@@ -775,6 +833,7 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
                                        f"weights became non-finite although errD_real, "
                                        f"errD_fake and errG were finite; {note()}.")
 
+    shown = average if average is not None else netG  # the generator the samples come from
     device_permutation = None
     bar = _progress_bar(cfg, total, step)
     t0 = time.perf_counter()
@@ -803,31 +862,38 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
                 record(step, epoch, seconds0 + time.perf_counter() - t0, values)
                 bar.set_postfix(loss_d=f"{history['loss_d'][-1]:.3f}",
                                 loss_g=f"{history['loss_g'][-1]:.3f}", refresh=False)
+            if average is not None:
+                update_average(average, netG, cfg.ema)
             bar.update(1)
             if cfg.sample_every and step % cfg.sample_every == 0:
                 flush()
-                history["samples"].append((step, sample_grid(netG, noise)))
+                history["samples"].append((step, sample_grid(shown, noise)))
             if checkpoint_path is not None and cfg.checkpoint_every \
                     and step % cfg.checkpoint_every == 0 and step < total:
                 flush()
                 weights_finite()
                 save_checkpoint(checkpoint_path, netG, netD, optimizerD, optimizerG, scaler,
                                 cfg, step, seconds0 + time.perf_counter() - t0, history,
-                                permutation, shuffle, device)
+                                permutation, shuffle, device, average)
                 last_good = str(checkpoint_path)
         flush()
         if cfg.sample_every and (not history["samples"] or history["samples"][-1][0] != step):
-            history["samples"].append((step, sample_grid(netG, noise)))
+            history["samples"].append((step, sample_grid(shown, noise)))
         wall = time.perf_counter() - t0
         if checkpoint_path is not None:
             weights_finite()
             save_checkpoint(checkpoint_path, netG, netD, optimizerD, optimizerG, scaler, cfg,
-                            step, seconds0 + wall, history, permutation, shuffle, device)
-            save_generator(out / GENERATOR_NAME, netG, cfg)
+                            step, seconds0 + wall, history, permutation, shuffle, device,
+                            average)
+        if average is not None:
+            recalibrate_batchnorm(average, cfg.latent_dist, cfg.batch_size, cfg.seed)
+        if checkpoint_path is not None:
+            save_generator(out / GENERATOR_NAME, shown, cfg)
             record_json = {
                 "config": asdict(cfg), "device": device_name(device),
                 "torch": torch.__version__, "speedups": asdict(speedups),
                 "wall_seconds": wall, "epochs": cfg.epochs, "steps": step,
+                "generator": "weight average (ema)" if average is not None else "online",
                 "steps_per_epoch": steps_per_epoch, "images": n_images, "seed": cfg.seed,
                 "resumed_from": str(resume) if resume is not None else None,
                 "command": command or f"dcgan_lib.train.train({cfg!r})",
@@ -839,7 +905,7 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
         bar.close()
     netG.eval()
     netD.eval()
-    return TrainResult(netG, netD, history, cfg, speedups, device)
+    return TrainResult(shown.eval(), netD, history, cfg, speedups, device, netG)
 
 
 # ---------------------------------------------------------------------------------------
@@ -875,6 +941,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--beta1", type=float, default=d.beta1)
+    p.add_argument("--ema", type=float, default=d.ema,
+                   help="decay of the generator's weight average in [0, 1) (0: none)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images")
@@ -906,7 +974,8 @@ def main(argv: list[str] | None = None) -> int:
         width=args.width, g_norm=args.g_norm, d_norm=args.d_norm, leak=args.leak,
         downsample=args.downsample, g_loss=args.g_loss, latent_dist=args.latent_dist,
         real_label=args.real_label, fake_label=args.fake_label, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, seed=args.seed,
+        batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, ema=args.ema,
+        seed=args.seed,
         device=args.device, limit=args.limit, max_steps=args.max_steps,
         sample_every=args.sample_every, out=args.out, checkpoint_every=args.checkpoint_every,
         fast=not args.reference, progress=not args.no_progress)

@@ -96,19 +96,51 @@ def test_corrupt_weights_file_is_reported_not_unpickled(tmp_path, monkeypatch):
         pretrained.load_generator("mnist")
 
 
-def test_guideline_runs_cover_every_guideline_with_finite_metrics():
+def test_guideline_runs_cover_every_guideline_and_seed_with_finite_metrics():
     runs = pretrained.guideline_runs()
-    assert [r["name"] for r in runs] == list(pretrained.GUIDELINES)
+    assert sorted((r["name"], r["seed"]) for r in runs) == sorted(
+        (name, seed) for name in pretrained.GUIDELINES for seed in pretrained.GUIDELINE_SEEDS)
     for run in runs:
         m = run["metrics"]
         assert 1 <= m["inception_score"] <= 10
         assert m["frechet_distance"] >= 0 and 0 <= m["coverage_kl"] <= math.log(10) + 1e-9
         assert run["command"].startswith("python -m dcgan_lib.pretrained --guidelines")
+        assert run["command"].endswith(f"--seeds {run['seed']}")
+        assert run["steps"] == pretrained.GUIDELINE_BASE["max_steps"]
 
 
-def test_guideline_runs_differ_from_the_baseline_in_exactly_their_change():
-    runs = {r["name"]: r for r in pretrained.guideline_runs()}
-    base = runs["baseline (DCGAN)"]["config"]
-    for name, run in runs.items():
-        diff = {k: v for k, v in run["config"].items() if base[k] != v}
-        assert diff == pretrained.GUIDELINES[name], name
+def test_guideline_runs_differ_from_the_baseline_of_their_seed_in_exactly_their_change():
+    runs = pretrained.guideline_runs()
+    base = {r["seed"]: r["config"] for r in runs if r["name"] == "baseline (DCGAN)"}
+    for run in runs:
+        diff = {k: v for k, v in run["config"].items() if base[run["seed"]][k] != v}
+        assert diff == pretrained.GUIDELINES[run["name"]], run["name"]
+        assert run["config"]["seed"] == run["seed"]
+
+
+def _run(name, seed, fd):
+    return {"name": name, "seed": seed, "metrics": {"frechet_distance": fd}}
+
+
+def test_guideline_summary_gives_mean_spread_and_ratio_over_seeds():
+    runs = [_run("baseline (DCGAN)", 1, 30.0), _run("baseline (DCGAN)", 0, 10.0),
+            _run("no norm in D", 0, 40.0), _run("no norm in D", 1, 80.0)]
+    summary = pretrained.guideline_summary(runs)
+    assert summary["baseline (DCGAN)"] == {"values": [10.0, 30.0], "mean": 20.0, "min": 10.0,
+                                           "max": 30.0, "ratio": 1.0}
+    assert summary["no norm in D"]["ratio"] == 3.0
+    assert summary["no norm in D"]["values"] == [40.0, 80.0]
+
+
+def test_guideline_summary_needs_a_baseline_and_a_known_key():
+    with pytest.raises(ValueError, match="no 'baseline \\(DCGAN\\)' run"):
+        pretrained.guideline_summary([_run("no norm in D", 0, 1.0)])
+    with pytest.raises(KeyError, match="'fid'"):
+        pretrained.guideline_summary([_run("baseline (DCGAN)", 0, 1.0)], key="fid")
+
+
+def test_unknown_guideline_on_the_command_line_is_named(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        pretrained.main(["--guidelines", "no batchnorm"])
+    assert exit_info.value.code == 2
+    assert "unknown guideline 'no batchnorm'" in capsys.readouterr().err
