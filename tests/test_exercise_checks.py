@@ -283,6 +283,10 @@ WRONG = [
     ("6.5", "BatchNorm forgotten", lambda i, o, k: i * o * k * k),
     ("6.5", "BatchNorm's running statistics counted", lambda i, o, k: i * o * k * k + 4 * o),
     ("6.5", "a convolution bias counted", lambda i, o, k: i * o * k * k + 3 * o),
+    ("6.6", "shares swapped", lambda a, c, d: (1 - d) * a + d * c),
+    ("6.6", "current weights not scaled", lambda a, c, d: d * a + c),
+    ("6.6", "updates the average in place", lambda a, c, d: a.mul_(d).add_(c, alpha=1 - d)),
+    ("6.6", "ignores the decay", lambda a, c, d: (a + c) / 2),
 ]
 
 

@@ -48,6 +48,7 @@ from dcgan_lib.exercises.checks_5_6 import (
     check_answer_5_3,
     check_answer_6_4,
     check_discriminator_losses,
+    check_ema_update,
     check_frechet_distance,
     check_generator_block_parameters,
     check_inception_score,
@@ -65,5 +66,5 @@ __all__ = [
     "check_smoothed_d_loss", "check_spiral_frequency", "check_answer_4_4", "check_slerp",
     "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic",
     "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
-    "check_answer_6_4", "check_generator_block_parameters",
+    "check_answer_6_4", "check_generator_block_parameters", "check_ema_update",
 ]

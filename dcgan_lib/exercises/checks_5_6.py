@@ -262,3 +262,46 @@ def check_generator_block_parameters(generator_block_parameters):
                  f"a {c_in} x {c_out} grid of {k}x{k} kernels (no bias) and BatchNorm's "
                  f"scale and shift per output channel")
     return "equal to the count of real ConvTranspose2d + BatchNorm2d blocks"
+
+
+@exercise("6.6", "A weight average of the generator", "implement", "ema_update")
+def check_ema_update(ema_update):
+    """decay * average + (1 - decay) * current, a new tensor; iterated, the closed form."""
+    gen = torch.Generator().manual_seed(66)
+    for decay in (0.0, 0.5, 0.9, 0.999):
+        average, current = torch.randn(3, 4, generator=gen), torch.randn(3, 4, generator=gen)
+        before = (average.clone(), current.clone())
+        what = f"ema_update(average, current, decay={decay})"
+        got = call(ema_update, "ema_update", average, current, decay)
+        if not isinstance(got, torch.Tensor):
+            fail(f"{what} returned {show(got)} ({type(got).__name__}); return a tensor")
+        if not (torch.equal(average, before[0]) and torch.equal(current, before[1])):
+            fail(f"{what} changed one of its arguments; return a new tensor and leave "
+                 f"both inputs as they were")
+        if got.shape != average.shape:
+            fail(f"{what} returned shape {tuple(got.shape)}, expected {tuple(average.shape)}")
+        expected = decay * average + (1 - decay) * current
+        if torch.allclose(got.double(), expected.double(), atol=1e-6):
+            continue
+        if decay != 0.5 and torch.allclose(got, (1 - decay) * average + decay * current,
+                                           atol=1e-6):
+            fail(f"{what} keeps a share 1 - decay of the old average; the average keeps "
+                 f"decay of itself and takes 1 - decay of the current weights")
+        if torch.allclose(got, decay * average + current, atol=1e-6):
+            fail(f"{what} adds the current weights whole; weight them by 1 - decay so that "
+                 f"the shares sum to 1")
+        fail(f"{what} differs from decay * average + (1 - decay) * current by up to "
+             f"{(got - expected).abs().max():.3g}")
+    beta, thetas = 0.8, [torch.randn(5, generator=gen) for _ in range(6)]
+    average = thetas[0]
+    for theta in thetas[1:]:
+        average = call(ema_update, "ema_update", average, theta, beta)
+    t = len(thetas) - 1
+    closed = beta**t * thetas[0] + (1 - beta) * sum(beta ** (t - k) * thetas[k]
+                                                    for k in range(1, t + 1))
+    if not torch.allclose(average, closed, atol=1e-5):
+        fail(f"iterated {t} times from theta_0, ema_update differs from the closed form "
+             f"beta^t theta_0 + (1 - beta) sum_k beta^(t-k) theta_k by "
+             f"{(average - closed).abs().max():.3g}")
+    return ("equal to decay * average + (1 - decay) * current for decays 0 to 0.999, inputs "
+            "untouched, and to the closed form after 5 steps")
