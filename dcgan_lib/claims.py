@@ -1,4 +1,4 @@
-"""The claims ledger: every quantitative claim of the source documents, measured.
+"""The claims ledger: every checkable quantitative claim of the source texts, measured.
 
 ``ledger()`` returns one ``Claim`` per statement. Each row holds the closed form the text
 states, the value it predicts, and a value measured here by an independent route (a real
@@ -6,8 +6,8 @@ layer, a Monte-Carlo simulation with a fixed seed, autograd, an eigen-solver), c
 ``ledger()`` runs. A row holds when the measurement agrees with the prediction within its
 tolerance; Monte-Carlo tolerances are four standard errors computed from the same samples.
 
-Problem ids are those of the source document (``"3112744"``); claims of the introductory
-document, which has no ids, carry ``problem_id=None``. The whole ledger runs in a few seconds
+Problem ids are those of the source texts (``"3112744"``); claims of the introductory
+text, which has no ids, carry ``problem_id=None``. The whole ledger runs in a few seconds
 on a CPU.
 """
 
@@ -31,7 +31,8 @@ RELATIONS = ("close", "equal", "greater", "less")
 class Claim:
     """One row. ``relation`` says how ``measured`` is compared with ``expected``:
     ``"close"`` |measured - expected| <= tolerance, ``"equal"`` exactly equal (shapes, chains
-    of sizes), ``"greater"`` measured > expected, ``"less"`` measured < expected."""
+    of sizes), ``"greater"`` measured > expected, ``"less"`` measured < expected; for the last
+    two, ``expected`` is a threshold rather than a predicted value."""
 
     problem_id: str | None
     claim: str
@@ -287,7 +288,8 @@ def _path_product(alpha: float, depth: int) -> Claim:
         rf"\left(\tfrac12(1+\alpha)\right)^{{{depth}}}", expected, mean,
         N_SE * se, "close",
         f"product of autograd derivatives along a path, averaged over all paths and {batch} "
-        f"inputs of a {depth}-layer, width-{width} MLP with random weights and BatchNorm")
+        f"inputs of an MLP of {depth} layers of width {width}, with random weights and "
+        "BatchNorm")
 
 
 # ------------------------------------------------------------------ normalization
@@ -407,12 +409,12 @@ def _spiral(lambda_g: float, lambda_d: float) -> list[Claim]:
     pair = f"(lambda_g, lambda_d) = ({lambda_g:g}, {lambda_d:g})"
     return [
         Claim("3112817", f"the linear GAN's Jacobian has complex eigenvalues at {pair}",
-              r"\lambda_\pm = -\tfrac{\lambda_g+\lambda_d}{2}"
+              r"\mu_\pm = -\tfrac{\lambda_g+\lambda_d}{2}"
               r" \pm i\sqrt{1-(\lambda_g-\lambda_d)^2/4}",
               closed[0].imag, float(np.abs(eig.imag).max()), 1e-9, "close",
               "imaginary part from numpy.linalg.eigvals"),
         Claim("3112817", f"the spiral is stable (decays) at {pair}",
-              r"\mathrm{Re}\,\lambda = -(\lambda_g+\lambda_d)/2 < 0", 0.0,
+              r"\mathrm{Re}\,\mu_\pm = -(\lambda_g+\lambda_d)/2 < 0", 0.0,
               float(eig.real.max()), 0, "less", "largest real part from numpy.linalg.eigvals"),
         Claim("3112817", f"it oscillates at angular frequency omega = "
               f"{omega:.4f} at {pair}", r"\omega = \frac{\sqrt{4-(\lambda_g-\lambda_d)^2}}{2}",
@@ -448,7 +450,7 @@ def _smoothing() -> list[Claim]:
         rows.append(Claim(
             "3112719", f"real target {label:g}, saturated D = {d:.6f}: the logit gradient is "
             f"D - y = {d - label:.2g}" + (" (vanishes)" if label == 1 else " (stays)"),
-            r"\partial \mathcal{L}/\partial z = D - \tilde y", d - label, logit.grad.item(),
+            r"\partial \mathcal{L}/\partial l = D - \tilde y", d - label, logit.grad.item(),
             1e-12, "close", "autograd of dcgan_lib.losses.discriminator_loss (float64)"))
 
     def argmin_pointwise_bce(p_data, p_model, y_r, y_f=0.0):
@@ -467,38 +469,40 @@ def _smoothing() -> list[Claim]:
     fake_loss.backward()
     d = torch.sigmoid(logit).item()
     rows.append(Claim(
-        "3112719", f"fake target alpha = 0.1, saturated D = {d:.1e}: the logit gradient is "
-        f"D - alpha = {d - 0.1:.2g} (stays)", r"\partial \mathcal{L}/\partial z = D - \alpha",
+        "3112719", f"fake target ε = 0.1, saturated D = {d:.1e}: the logit gradient is "
+        f"D - ε = {d - 0.1:.2g} (stays)",
+        r"\partial \mathcal{L}/\partial l = D - \varepsilon",
         d - 0.1, logit.grad.item(), 1e-12, "close",
         "autograd of dcgan_lib.losses.discriminator_loss (float64)"))
 
-    alpha = 0.1
+    eps = 0.1  # the label-smoothing amount ε
     rows.append(Claim(
-        "3112719", f"with real label 1 - alpha = {1 - alpha:g}, the optimal D never exceeds "
-        f"{1 - alpha:g}, even where the generator puts no mass",
-        r"D^*(x) = \frac{p_{data}(1-\alpha)}{p_{data}+p_{model}} \le 1-\alpha",
-        theory.optimal_discriminator(1.0, 0.0, real_label=1 - alpha),
-        argmin_pointwise_bce(1.0, 0.0, 1 - alpha), 1e-9, "close",
+        "3112719", f"with real label 1 - ε = {1 - eps:g}, the optimal D never exceeds "
+        f"{1 - eps:g}, even where the generator puts no mass",
+        r"D^*(x) = \frac{p_{data}(1-\varepsilon)}{p_{data}+p_{model}} \le 1-\varepsilon",
+        theory.optimal_discriminator(1.0, 0.0, real_label=1 - eps),
+        argmin_pointwise_bce(1.0, 0.0, 1 - eps), 1e-9, "close",
         "numeric minimisation of the pointwise BCE (bisection on its autograd slope)"))
     rows.append(Claim(
-        "3112719", f"with both labels smoothed (1 - alpha, alpha), the optimal D never falls "
-        f"below alpha = {alpha:g}, even where the data put no mass",
-        r"D^*(x) = \frac{p_{data}(1-\alpha) + p_{model}\,\alpha}{p_{data}+p_{model}} \ge \alpha",
-        theory.optimal_discriminator(0.0, 1.0, real_label=1 - alpha, fake_label=alpha),
-        argmin_pointwise_bce(0.0, 1.0, 1 - alpha, alpha), 1e-9, "close",
+        "3112719", f"with both labels smoothed (1 - ε, ε), the optimal D never falls "
+        f"below ε = {eps:g}, even where the data put no mass",
+        r"D^*(x) = \frac{p_{data}(1-\varepsilon) + p_{model}\,\varepsilon}{p_{data}+p_{model}}"
+        r" \ge \varepsilon",
+        theory.optimal_discriminator(0.0, 1.0, real_label=1 - eps, fake_label=eps),
+        argmin_pointwise_bce(0.0, 1.0, 1 - eps, eps), 1e-9, "close",
         "numeric minimisation of the pointwise BCE (bisection on its autograd slope)"))
 
     grads = []
     for temperature in (1.0, 4.0):
-        z = torch.tensor([8.0], dtype=torch.float64, requires_grad=True)
-        losses.bce_with_target(z, 1.0, temperature).backward()
-        grads.append(abs(z.grad.item()))
+        logit = torch.tensor([8.0], dtype=torch.float64, requires_grad=True)
+        losses.bce_with_target(logit, 1.0, temperature).backward()
+        grads.append(abs(logit.grad.item()))
     rows.append(Claim(
-        "3112719", "temperature T = 4 keeps a confident logit (z = 8) out of saturation: its "
+        "3112719", "temperature T = 4 keeps a confident logit (l = 8) out of saturation: its "
         "gradient is larger than at T = 1",
-        r"\left|\partial \mathcal{L}/\partial z\right| = |\sigma(z/T) - y|/T", grads[0],
+        r"\left|\partial \mathcal{L}/\partial l\right| = |\sigma(l/T) - y|/T", grads[0],
         grads[1], 0, "greater",
-        "autograd of dcgan_lib.losses.bce_with_target at z = 8, T = 1 (expected) vs T = 4"))
+        "autograd of dcgan_lib.losses.bce_with_target at l = 8, T = 1 (threshold) vs T = 4"))
     return rows
 
 
@@ -606,11 +610,11 @@ def to_html(rows: list[Claim]) -> str:
 
     symbol = {"close": "±", "equal": "=", "greater": ">", "less": "<"}
     head = ("<tr><th>problem</th><th>claim, and how it is measured</th><th>closed form</th>"
-            "<th>expected</th><th>measured</th><th>check</th><th>holds</th></tr>")
+            "<th>expected / threshold</th><th>measured</th><th>check</th><th>holds</th></tr>")
     body = []
     for r in rows:
         check = {"close": f"± {r.tolerance:.2g}", "equal": "exact"}.get(
-            r.relation, f"{symbol[r.relation]} expected")
+            r.relation, f"{symbol[r.relation]} threshold")
         body.append(
             "<tr>"
             f"<td>{r.problem_id or 'intro'}</td>"

@@ -327,7 +327,7 @@ def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> d
                  classifier=classifier)
     h = result.history
     return {"name": name, "seed": seed, "change": GUIDELINES[name],
-            "config": dataclasses.asdict(cfg), "command": command,
+            "config": dataclasses.asdict(cfg), "command": command, "trained_on": trained_on(),
             "seconds": h["seconds"][-1], "steps": h["step"][-1],
             "final_d_x": float(np.mean(h["d_x"][-50:])),
             "final_d_g_z": float(np.mean(h["d_g_z2"][-50:])),
@@ -366,7 +366,8 @@ def write_guidelines(runs: list[dict]) -> None:
     kept |= {(r["name"], r["seed"]): r for r in runs}
     order = list(GUIDELINES)
     record = {"base": GUIDELINE_BASE, "seeds": sorted({seed for _, seed in kept}),
-              "eval_n": 1000, "eval_seed": EVAL_SEED, "trained_on": trained_on(),
+              "eval_n": 1000, "eval_seed": EVAL_SEED,
+              "trained_on": sorted({r.get("trained_on", trained_on()) for r in kept.values()}),
               "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
     path.write_text(json.dumps(record, indent=1) + "\n")
 

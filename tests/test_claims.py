@@ -1,4 +1,4 @@
-"""The claims ledger: every quantitative claim of the source documents holds when measured."""
+"""The claims ledger: every quantitative claim of the source texts holds when measured."""
 
 import re
 from pathlib import Path
@@ -33,8 +33,8 @@ def test_every_claim_of_the_sources_holds_when_measured(rows):
 def test_ledger_covers_every_problem_id_in_the_source_documents(rows):
     ids = seed_problem_ids()
     if ids is None:
-        pytest.skip("the source documents (shared/seeds) are not on this machine")
-    assert ids, "no problem ids found in the source documents"
+        pytest.skip("the source texts (shared/seeds) are not on this machine")
+    assert ids, "no problem ids found in the source texts"
     assert ids - problem_ids(rows) == set()
 
 

@@ -155,21 +155,21 @@ def check_non_saturating_loss(non_saturating_loss):
 
 @exercise("4.2", "Label smoothing", "implement", "smoothed_d_loss")
 def check_smoothed_d_loss(smoothed_d_loss):
-    """BCE(D(x), 1 - alpha) + BCE(D(G(z)), alpha), each a mean over its batch."""
+    """BCE(D(x), 1 - eps) + BCE(D(G(z)), eps), each a mean over its batch."""
     g = torch.Generator().manual_seed(5)
-    for real, fake, alpha in [(_logits(3.0, 1.0), _logits(-2.0, 0.0), 0.1),
-                              (_logits(5.0), _logits(-5.0, -1.0, 2.0), 0.2),
-                              (torch.randn(8, generator=g), torch.randn(5, generator=g), 0.0)]:
-        what = f"smoothed_d_loss({show(real)}, {show(fake)}, alpha={alpha})"
+    for real, fake, eps in [(_logits(3.0, 1.0), _logits(-2.0, 0.0), 0.1),
+                            (_logits(5.0), _logits(-5.0, -1.0, 2.0), 0.2),
+                            (torch.randn(8, generator=g), torch.randn(5, generator=g), 0.0)]:
+        what = f"smoothed_d_loss({show(real)}, {show(fake)}, eps={eps})"
         got = as_float(call(smoothed_d_loss, "smoothed_d_loss", real.clone(), fake.clone(),
-                            alpha), what)
-        err_real, err_fake = losses.discriminator_loss(real, fake, 1 - alpha, alpha)
+                            eps), what)
+        err_real, err_fake = losses.discriminator_loss(real, fake, 1 - eps, eps)
         expected = (err_real + err_fake).item()
         if abs(got - expected) > 1e-4 * max(1.0, expected):
-            fail(f"{what} returned {got:.4f}, expected {expected:.4f}: targets 1 - alpha = "
-                 f"{1 - alpha:g} for real logits and alpha = {alpha:g} for fake ones, "
+            fail(f"{what} returned {got:.4f}, expected {expected:.4f}: targets 1 - eps = "
+                 f"{1 - eps:g} for real logits and eps = {eps:g} for fake ones, "
                  f"each BCE a mean over its own batch")
-    return "matches losses.discriminator_loss with targets 1 - alpha and alpha"
+    return "matches losses.discriminator_loss with targets 1 - eps and eps"
 
 
 @exercise("4.3", "The oscillation frequency from the Jacobian", "compute", "spiral_frequency")
