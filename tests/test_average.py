@@ -8,10 +8,10 @@ import json
 
 import pytest
 import torch
+from test_train import tiny as one_epoch
 
 from dcgan_lib import checkpoint as ckpt
 from dcgan_lib.train import (
-    TrainConfig,
     build_models,
     choose_speedups,
     load_generator,
@@ -23,10 +23,9 @@ from dcgan_lib.train import (
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def tiny(**overrides) -> TrainConfig:
-    settings = dict(width=8, limit=256, batch_size=32, epochs=2, device="cpu", progress=False)
-    settings.update(overrides)
-    return TrainConfig(**settings)
+def tiny(**overrides):
+    """test_train's tiny run over two epochs (16 steps), enough for every split here."""
+    return one_epoch(**{"epochs": 2} | overrides)
 
 
 def params(module) -> list[torch.Tensor]:
