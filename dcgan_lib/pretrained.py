@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import time
@@ -73,8 +74,6 @@ def trained_on() -> str:
     """What the training ran on, in words, for the records."""
     if torch.cuda.is_available():
         return f"CUDA GPU: {torch.cuda.get_device_name()}"
-    import os
-
     return (f"CPU: {torch.get_num_threads()} torch thread(s) on {os.cpu_count()} cores "
             f"(other jobs may have shared them)")
 
@@ -159,13 +158,12 @@ def guideline_summary(runs: list[dict], key: str = "frechet_distance") -> dict[s
 def sample_images(generator, n: int, seed: int, latent_dist: str = "gaussian"
                   ) -> torch.Tensor:
     """``n`` images ``(n, C, H, W)`` in [-1, 1] from seeded latents, generator in eval mode."""
-    gen = torch.Generator().manual_seed(seed)
-    if latent_dist == "gaussian":
-        z = torch.randn(n, generator.latent_dim, generator=gen)
-    elif latent_dist == "uniform":
-        z = 2 * torch.rand(n, generator.latent_dim, generator=gen) - 1
-    else:
+    from dcgan_lib.train import LATENT_DISTRIBUTIONS, latent_noise
+
+    if latent_dist not in LATENT_DISTRIBUTIONS:
         raise ValueError(f"latent_dist must be 'gaussian' or 'uniform', got {latent_dist!r}")
+    z = latent_noise(n, generator.latent_dim, latent_dist,
+                     generator=torch.Generator().manual_seed(seed))
     generator.eval()
     with torch.no_grad():
         return torch.cat([generator(z[i:i + 500]) for i in range(0, n, 500)])

@@ -353,21 +353,19 @@ def build_optimizers(netG, netD, cfg: TrainConfig, speedups: Speedups):
         torch.optim.Adam(netD.parameters(), **kwargs)
 
 
-def latent_noise(n: int, latent_dim: int, dist: str, device) -> torch.Tensor:
-    """``(n, latent_dim)`` latents from the device's global generator: N(0, 1) or U(-1, 1)."""
+def latent_noise(n: int, latent_dim: int, dist: str, device="cpu",
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """``(n, latent_dim)`` latents, N(0, 1) or U(-1, 1), on ``device``: from ``generator``
+    (a ``torch.Generator`` on that device) or else from the device's global generator."""
     if dist == "gaussian":
-        return torch.randn(n, latent_dim, device=device)
-    return 2 * torch.rand(n, latent_dim, device=device) - 1
+        return torch.randn(n, latent_dim, device=device, generator=generator)
+    return 2 * torch.rand(n, latent_dim, device=device, generator=generator) - 1
 
 
 def fixed_noise(cfg: TrainConfig, device) -> torch.Tensor:
     """The 64 latents the sample grids are drawn from, the same for every run with a seed."""
     g = torch.Generator().manual_seed(cfg.seed)
-    if cfg.latent_dist == "gaussian":
-        z = torch.randn(N_SAMPLES, cfg.latent_dim, generator=g)
-    else:
-        z = 2 * torch.rand(N_SAMPLES, cfg.latent_dim, generator=g) - 1
-    return z.to(device)
+    return latent_noise(N_SAMPLES, cfg.latent_dim, cfg.latent_dist, generator=g).to(device)
 
 
 # ---------------------------------------------------------------------------------------
@@ -578,8 +576,9 @@ def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerD, optimizerG, 
                                    f"{CHECKPOINT_FORMAT!r} training checkpoint")
     saved = meta.get("config", {})
     for name in RESUME_MUST_MATCH:
-        if saved.get(name, getattr(TrainConfig, name, None)) != getattr(cfg, name):
-            raise ValueError(f"{path} was trained with {name}={saved.get(name)!r}, this "
+        was = saved.get(name, getattr(TrainConfig, name, None))  # older files: the default
+        if was != getattr(cfg, name):
+            raise ValueError(f"{path} was trained with {name}={was!r}, this "
                              f"run asks for {name}={getattr(cfg, name)!r}; resume with the "
                              f"same {name}")
     _load_module(netG, "generator", tensors, path)
@@ -691,8 +690,7 @@ def update_average(average: Generator, netG: Generator, decay: float) -> None:
     """One step of the weight average: ``avg <- decay * avg + (1 - decay) * weights`` for
     every parameter (BatchNorm's running statistics are not averaged; see
     :func:`recalibrate_batchnorm`)."""
-    avg = [p for p in average.parameters()]
-    torch._foreach_lerp_(avg, [p.detach() for p in netG.parameters()], 1.0 - decay)
+    torch._foreach_lerp_(list(average.parameters()), list(netG.parameters()), 1.0 - decay)
 
 
 @torch.no_grad()
@@ -713,11 +711,7 @@ def recalibrate_batchnorm(netG: Generator, latent_dist: str, batch_size: int, se
     gen = torch.Generator().manual_seed(seed)
     netG.train()
     for _ in range(max(1, n // batch_size)):
-        if latent_dist == "gaussian":
-            z = torch.randn(batch_size, netG.latent_dim, generator=gen)
-        else:
-            z = 2 * torch.rand(batch_size, netG.latent_dim, generator=gen) - 1
-        netG(z.to(device))
+        netG(latent_noise(batch_size, netG.latent_dim, latent_dist, generator=gen).to(device))
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     return netG.eval()
@@ -880,14 +874,14 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
         if cfg.sample_every and (not history["samples"] or history["samples"][-1][0] != step):
             history["samples"].append((step, sample_grid(shown, noise)))
         wall = time.perf_counter() - t0
+        # re-estimated from its weights alone, so a resumed run ends with the same statistics
+        if average is not None:
+            recalibrate_batchnorm(average, cfg.latent_dist, cfg.batch_size, cfg.seed)
         if checkpoint_path is not None:
             weights_finite()
             save_checkpoint(checkpoint_path, netG, netD, optimizerD, optimizerG, scaler, cfg,
                             step, seconds0 + wall, history, permutation, shuffle, device,
                             average)
-        if average is not None:
-            recalibrate_batchnorm(average, cfg.latent_dist, cfg.batch_size, cfg.seed)
-        if checkpoint_path is not None:
             save_generator(out / GENERATOR_NAME, shown, cfg)
             record_json = {
                 "config": asdict(cfg), "device": device_name(device),
