@@ -53,7 +53,7 @@ ORT_VERSION = "1.30.0"  # onnxruntime-web, pinned: the three files below must ma
 ORT_INTEGRITY = ("sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1S"
                  "igqR4CXAfKYQ==")  # the registry's dist.integrity of that tarball
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-NPM_CACHE = Path(os.environ.get("DCGAN_NPM_CACHE", "~/.cache/dcgan-npm")).expanduser()
+NPM_CACHE = Path(os.environ.get("DCGAN_NPM_CACHE", "~/.cache/dcgan-book/npm")).expanduser()
 SCRIPT = Path(__file__).with_name("explorer.js")
 UNTRAINED_SEED = 0
 DEFAULT_BASE = "_static/explorer/"  # under the book's root, where the build puts the files
