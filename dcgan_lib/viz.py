@@ -1,9 +1,36 @@
-"""Image grids and small plotting helpers shared by the chapters."""
+"""Image grids, the book's figure style, and small plotting helpers shared by the chapters."""
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import torch
+
+# A figure at most this wide (inches) shows at its own size in the book's 688-px column, so
+# its 9-pt tick labels stay 12 px on screen.
+COLUMN_INCHES = 7.0
+BOOK_STYLE = {
+    "figure.figsize": (COLUMN_INCHES, 3.2),
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "image.interpolation": "none",  # SVG keeps the pixels and draws them sharp at any zoom
+    "svg.fonttype": "path",
+    "savefig.dpi": 200,  # for artists drawn rasterized inside an SVG
+}
+
+
+def use_book_style() -> None:
+    """Figures as SVG (sharp on any screen), sized for the page's column."""
+    mpl.rcParams.update(BOOK_STYLE)
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # not in a notebook
+        return
+    set_matplotlib_formats("svg")
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> torch.Tensor:

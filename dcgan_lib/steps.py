@@ -1,0 +1,51 @@
+"""One DCGAN training step: the discriminator's update, then the generator's.
+
+This is the step of pytorch/examples ``dcgan/main.py`` with its names. Both training loops
+run it: the plain reference loop as it is, the fast loop (:mod:`dcgan_lib.fast`) inside
+autocast and a captured CUDA graph. The numbers it returns are the ones the familiar
+``Loss_D Loss_G D(x) D(G(z))`` line prints (:data:`STATS`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .losses import discriminator_loss, generator_loss
+
+# One step's numbers, in the order train_step returns them (pytorch/examples' names).
+STATS = ("errD", "errG", "D_x", "D_G_z1", "D_G_z2")
+
+
+def train_step(netG, netD, optimizerG, optimizerD, real, noise,
+               g_loss="non_saturating", real_label=1.0, fake_label=0.0, scaler=None):
+    """One step on ``real`` (B, C, H, W) in [-1, 1] and ``noise`` (B, latent_dim).
+
+    Returns a tensor of :data:`STATS` on the step's device: the two losses, and the mean
+    probability D gives the real batch (``D_x``) and the fake batch before (``D_G_z1``)
+    and after (``D_G_z2``) its own update. ``scaler``: a ``GradScaler``, for fp16.
+    """
+    scale = scaler.scale if scaler is not None else (lambda loss: loss)
+    update = scaler.step if scaler is not None else (lambda opt: opt.step())
+    # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
+    netD.zero_grad()
+    output_real = netD(real).float()            # one logit per image, shape (B,)
+    fake = netG(noise)                          # (B, C, H, W) in [-1, 1]
+    output_fake = netD(fake.detach()).float()   # detach: this update must not reach G
+    errD_real, errD_fake = discriminator_loss(output_real, output_fake,
+                                              real_label, fake_label)
+    scale(errD_real).backward()
+    scale(errD_fake).backward()
+    update(optimizerD)
+    # (2) Update G network: maximize log(D(G(z)))
+    netG.zero_grad()
+    output = netD(fake).float()                 # the same fakes, through the updated D
+    errG = generator_loss(output, g_loss)
+    # G's gradients only: netD.zero_grad() would clear D's before they were ever used
+    scale(errG).backward(inputs=list(netG.parameters()))
+    update(optimizerG)
+    if scaler is not None:
+        scaler.update()
+    with torch.no_grad():
+        D_x, D_G_z1, D_G_z2 = (torch.sigmoid(o).mean()
+                               for o in (output_real, output_fake, output))
+        return torch.stack([errD_real + errD_fake, errG, D_x, D_G_z1, D_G_z2])

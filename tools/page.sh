@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build one chapter alone (with the references), executed, into _build/page/html: a quick look
+# at a page while writing it. Links to other pages are not checked here; tools/book.sh is
+# the build that counts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+page=${1:?usage: bash tools/page.sh book/04_training_dynamics}
+page=${page%.ipynb}
+toc=$(mktemp -d)/_toc.yml
+printf 'format: jb-book\nroot: %s\nchapters:\n  - file: book/references\n' "$page" > "$toc"
+export DCGAN_QUICK=${DCGAN_QUICK:-1} PYDEVD_DISABLE_FILE_VALIDATION=1
+unset MPLBACKEND
+[ -d _vendor/mathjax ] || .venv/bin/python tools/vendor.py
+rm -rf _build/page
+.venv/bin/jupyter-book build . --toc "$toc" --path-output _build/page --keep-going
+echo "The page is at $(pwd)/_build/page/_build/html/${page}.html"
