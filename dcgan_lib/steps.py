@@ -49,3 +49,10 @@ def train_step(netG, netD, optimizerG, optimizerD, real, noise,
         D_x, D_G_z1, D_G_z2 = (torch.sigmoid(o).mean()
                                for o in (output_real, output_fake, output))
         return torch.stack([errD_real + errD_fake, errG, D_x, D_G_z1, D_G_z2])
+
+
+def log_line(epoch, epochs, i, steps, stats) -> str:
+    """The line pytorch/examples prints: ``[epoch/epochs][i/steps] Loss_D ... D(G(z)) a / b``."""
+    errD, errG, D_x, D_G_z1, D_G_z2 = (float(v) for v in stats)
+    return (f"[{epoch}/{epochs}][{i}/{steps}] Loss_D: {errD:.4f} Loss_G: {errG:.4f} "
+            f"D(x): {D_x:.4f} D(G(z)): {D_G_z1:.4f} / {D_G_z2:.4f}")
