@@ -13,10 +13,11 @@ from torch import nn
 
 
 def batchnorm_variance(x: torch.Tensor) -> torch.Tensor:
-    """The variance ``nn.BatchNorm2d`` divides by in training mode, read back from its output.
+    """The variance ``nn.BatchNorm2d`` divides by in training mode, read off its output.
 
     ``x`` is ``(B, T)``: T independent batches of B values, one channel each. The layer
-    returns y = (x - mean) / sqrt(v + eps), so v = sum (x - mean)^2 / sum y^2 - eps, shape (T,).
+    returns y = (x - mean) / sqrt(v + eps), so v = sum (x - mean)^2 / sum y^2 - eps.
+    Returns v, shape ``(T,)``.
     """
     bn = nn.BatchNorm2d(x.shape[1], affine=False, dtype=x.dtype).train()
     with torch.no_grad():
@@ -25,13 +26,13 @@ def batchnorm_variance(x: torch.Tensor) -> torch.Tensor:
     return (centred**2).sum(dim=0) / (y**2).sum(dim=0) - bn.eps
 
 
-def batch_dependence(discriminator: nn.Module, images: torch.Tensor, mates: torch.Tensor,
-                     other_mates: torch.Tensor) -> float:
+def batch_dependence(discriminator: nn.Module, images: torch.Tensor,
+                     mates: torch.Tensor, other_mates: torch.Tensor) -> float:
     """How far the logits of ``images`` move when their batch-mates change.
 
-    ``discriminator`` scores the batch ``[images, mates]`` and then ``[images, other_mates]``
-    in the mode it is in (training mode is the one that uses batch statistics). Returns the
-    largest change of an image's logit, divided by the mean |logit| of the first batch.
+    ``discriminator`` scores ``[images, mates]``, then ``[images, other_mates]``, in
+    the mode it is in (training mode is the one that uses batch statistics). Returns the
+    largest change of an image's logit over the mean |logit| of the first batch.
     """
     n = len(images)
     with torch.no_grad():
