@@ -1,0 +1,59 @@
+"""What a reader sees on each chapter page: visible code lines and prose words.
+
+A code cell is visible unless it is tagged ``hide-input``, ``remove-input`` or
+``remove-cell`` (or ``remove_cell``); its non-blank lines count. Markdown cells count their
+words (runs of letters or digits, so math and markup symbols count as little as they read).
+Reads the notebooks, so it needs no build:
+
+    python tools/page_stats.py              # the six chapters of book/
+    python tools/page_stats.py book/04_training_dynamics.ipynb
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+HIDDEN_TAGS = {"hide-input", "remove-input", "remove-cell", "remove_cell", "remove_input",
+               "hide_input"}
+WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+def page_stats(path: Path) -> dict:
+    """``{"code_lines", "code_cells", "words"}`` of one notebook, as the reader sees it."""
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    code_lines = code_cells = words = 0
+    for cell in cells:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell["cell_type"] == "code":
+            if tags & HIDDEN_TAGS:
+                continue
+            lines = [line for line in source.splitlines() if line.strip()]
+            code_lines += len(lines)
+            code_cells += bool(lines)
+        elif cell["cell_type"] == "markdown" and not tags & {"remove-cell", "remove_cell"}:
+            words += len(WORD.findall(source))
+    return {"code_lines": code_lines, "code_cells": code_cells, "words": words}
+
+
+def main(argv: list[str]) -> None:
+    root = Path(__file__).resolve().parent.parent
+    paths = [Path(a) for a in argv] or sorted((root / "book").glob("0[1-9]_*.ipynb"))
+    total = {"code_lines": 0, "code_cells": 0, "words": 0}
+    print(f"{'page':<28} {'code lines':>10} {'code cells':>10} {'words':>7}")
+    for path in paths:
+        stats = page_stats(path)
+        for key in total:
+            total[key] += stats[key]
+        print(f"{path.stem:<28} {stats['code_lines']:>10} {stats['code_cells']:>10} "
+              f"{stats['words']:>7}")
+    if len(paths) > 1:
+        print(f"{'total':<28} {total['code_lines']:>10} {total['code_cells']:>10} "
+              f"{total['words']:>7}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
