@@ -1,8 +1,9 @@
 """What a reader sees on each chapter page: visible code lines and prose words.
 
-A code cell is visible unless it is tagged ``hide-input``, ``remove-input`` or
-``remove-cell`` (or ``remove_cell``); its non-blank lines count. Markdown cells count their
-words (runs of letters or digits, so math and markup symbols count as little as they read).
+A code cell is visible unless it is tagged ``hide-input``, ``hide-cell``, ``remove-input``
+or ``remove-cell`` (or their underscore spellings); its non-blank lines count. Markdown
+cells count their words (runs of letters or digits, so math and markup count as little as
+they read).
 Reads the notebooks, so it needs no build:
 
     python tools/page_stats.py              # the six chapters of book/
@@ -16,8 +17,8 @@ import re
 import sys
 from pathlib import Path
 
-HIDDEN_TAGS = {"hide-input", "remove-input", "remove-cell", "remove_cell", "remove_input",
-               "hide_input"}
+HIDDEN_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell",
+               "hide_input", "hide_cell", "remove_input", "remove_cell"}
 WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 
