@@ -2,8 +2,8 @@
 
 A code cell is visible unless it is tagged ``hide-input``, ``hide-cell``, ``remove-input``
 or ``remove-cell`` (or their underscore spellings); its non-blank lines count. Markdown
-cells count their words (runs of letters or digits, so math and markup count as little as
-they read).
+cells count their words as the page reads them (a formula, a code span or a glued number is
+one word; markup and link targets none).
 Reads the notebooks, so it needs no build:
 
     python tools/page_stats.py              # the six chapters of book/
@@ -20,6 +20,28 @@ from pathlib import Path
 HIDDEN_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell",
                "hide_input", "hide_cell", "remove_input", "remove_cell"}
 WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+# Markup reduced to what the reader sees: a formula, a code span or a glued number reads as
+# one word, a citation as two ("Radford 2015"), a figure reference as two ("Fig. 3").
+AS_READ = [
+    (re.compile(r"\$\$.*?\$\$", re.S), " formula "),
+    (re.compile(r"\$[^$\n]+\$"), " formula "),
+    (re.compile(r"\{(?:glue|glue:text|glue:md)\}`[^`]*`"), " number "),
+    (re.compile(r"\{cite:[pt]\}`[^`]*`"), " author year "),
+    (re.compile(r"\{numref\}`[^`]*`"), " Fig N "),
+    (re.compile(r"\{(?:doc|ref)\}`([^`<]*?)\s*(?:<[^`]*>)?`"), r" \1 "),
+    (re.compile(r"```.*?```", re.S), " "),
+    (re.compile(r"`[^`\n]+`"), " code "),
+    (re.compile(r"\]\([^)]*\)"), "] "),
+    (re.compile(r"<[^>\n]+>"), " "),
+    (re.compile(r"^:::.*$|^:\w+:.*$", re.M), " "),
+]
+
+
+def prose_words(markdown: str) -> int:
+    """Words of a markdown cell as the rendered page reads."""
+    for pattern, replacement in AS_READ:
+        markdown = pattern.sub(replacement, markdown)
+    return len(WORD.findall(markdown))
 
 
 def page_stats(path: Path) -> dict:
@@ -36,7 +58,7 @@ def page_stats(path: Path) -> dict:
             code_lines += len(lines)
             code_cells += bool(lines)
         elif cell["cell_type"] == "markdown" and not tags & {"remove-cell", "remove_cell"}:
-            words += len(WORD.findall(source))
+            words += prose_words(source)
     return {"code_lines": code_lines, "code_cells": code_cells, "words": words}
 
 
