@@ -92,14 +92,14 @@ def interior_overlap(kernel: int, stride: int) -> tuple[int, int]:
 
 def projective_field_widths(depth: int, kernel: int = 4, stride: int = 2,
                             padding: int = 1) -> list[int]:
-    """Measured, not derived: the width of the region one pixel reaches, after 1..depth
-    transposed convolutions ConvTranspose2d(kernel, stride, padding).
+    """Measured, not derived: the width of the region one pixel reaches,
+    after 1..depth layers ConvTranspose2d(kernel, stride, padding).
 
-    A single 1 in a 4x4 map goes through ``depth`` layers with all-ones kernels. All
-    weights are positive, so an output pixel is non-zero exactly when the one input
-    pixel reaches it: after each layer, the span of non-zero rows is that pixel's
-    projective field. The closed form is w -> s(w - 1) + k from w = 1: with the
-    defaults 4, 10, 22, 46.
+    A single 1 in a 4x4 map goes through ``depth`` layers with all-ones
+    kernels. All weights are positive, so an output pixel is non-zero
+    exactly when the one input pixel reaches it: after each layer, the
+    span of non-zero rows is that pixel's projective field. The closed
+    form is w -> s(w - 1) + k from w = 1: with the defaults 4, 10, 22, 46.
     """
     import torch
     import torch.nn.functional as F
