@@ -23,7 +23,7 @@ from PIL import Image
 from dcgan_lib.latent import lerp, sample, slerp
 
 MODES = ("linear", "spherical")
-DISPLAY_PX = 160  # images are enlarged by whole-pixel repetition to at least this size
+DISPLAY_PX = 256  # images are enlarged by whole-pixel repetition to at least this size
 
 
 def to_png(image: torch.Tensor, min_size: int = DISPLAY_PX) -> bytes:
