@@ -137,14 +137,14 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
 def spherical_path(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """``slerp``'s path from a to b, both ``(..., D)``, at t (shaped to broadcast)."""
     na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
-    straight_only = (na == 0) | (nb == 0)  # a zero endpoint has no direction
-    ua = a / torch.where(straight_only, 1.0, na)  # unit vectors u0, u1
-    ub = b / torch.where(straight_only, 1.0, nb)
+    zero_end = (na == 0) | (nb == 0)  # a zero endpoint has no direction
+    ua = a / torch.where(zero_end, 1.0, na)  # unit vectors u0, u1
+    ub = b / torch.where(zero_end, 1.0, nb)
     omega = torch.arccos((ua * ub).sum(dim=-1, keepdim=True).clamp(-1, 1))
-    straight = straight_only | (omega < PARALLEL_ANGLE)  # the arc is then a line
+    straight = zero_end | (omega < PARALLEL_ANGLE)  # the arc is then a line
     sin_omega = torch.where(straight, 1.0, torch.sin(omega))
     arc = torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub
-    arc = ((1 - t) * na + t * nb) * arc / sin_omega  # the norm goes from |a| to |b| linearly
+    arc = ((1 - t) * na + t * nb) * arc / sin_omega  # norm: linear from |a| to |b|
     return torch.where(straight, (1 - t) * a + t * b, arc)
 
 
@@ -170,7 +170,8 @@ def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tenso
     return concept_arithmetic(a, b, c)
 
 
-def concept_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+def concept_arithmetic(a: torch.Tensor, b: torch.Tensor,
+                       c: torch.Tensor) -> torch.Tensor:
     """``arithmetic``'s sum: each concept's mean latent, then mean(a) - mean(b) + mean(c)."""
 
     def mean(z):  # (k, D) exemplars -> (D,); one (D,) latent is its own mean
