@@ -172,7 +172,7 @@ def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tenso
 
 def concept_arithmetic(a: torch.Tensor, b: torch.Tensor,
                        c: torch.Tensor) -> torch.Tensor:
-    """``arithmetic``'s sum: each concept's mean latent, then mean(a) - mean(b) + mean(c)."""
+    """``arithmetic``'s sum of concept means: mean(a) - mean(b) + mean(c), ``(D,)``."""
 
     def mean(z):  # (k, D) exemplars -> (D,); one (D,) latent is its own mean
         return z if z.dim() == 1 else z.mean(dim=0)
