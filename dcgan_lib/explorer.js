@@ -32,14 +32,16 @@
     "  border-radius: 0.5rem; background: var(--pst-color-surface, #f7f7f7); }",
     ".dcgan-explorer canvas { width: " + DISPLAY_PX + "px; height: " + DISPLAY_PX + "px;",
     "  image-rendering: pixelated; background: #000; border-radius: 0.25rem; flex: none; }",
-    ".dcgan-explorer-controls { flex: 1 1 18rem; display: grid; gap: 0.7rem; }",
-    ".dcgan-explorer-controls label { margin: 0 1rem 0 0; }",
-    ".dcgan-explorer-controls input[type=number] { width: 8.5em; padding: 0.15em 0.3em; }",
-    ".dcgan-explorer-controls input[type=range] { width: 100%; max-width: 20rem;",
-    "  vertical-align: middle; }",
-    ".dcgan-explorer-controls button { padding: 0.15em 0.8em; }",
+    ".dcgan-explorer-controls { flex: 1 1 16rem; display: grid; gap: 0.6rem 0.8rem;",
+    "  grid-template-columns: auto 1fr; align-items: center; }",
+    ".dcgan-explorer-controls label { margin: 0; }",
+    ".dcgan-explorer-controls div label { margin-right: 1rem; }",
+    ".dcgan-explorer-controls input[type=number] { width: 7.5em; padding: 0.1em 0.3em; }",
+    ".dcgan-explorer-controls input[type=range] { width: 12rem; vertical-align: middle; }",
+    ".dcgan-explorer-controls button { padding: 0.1em 0.8em; }",
     ".dcgan-explorer-controls output { font-variant-numeric: tabular-nums; }",
-    ".dcgan-explorer-norm { font-variant-numeric: tabular-nums; white-space: pre; }",
+    ".dcgan-explorer-norm { grid-column: 1 / -1; font-variant-numeric: tabular-nums;",
+    "  white-space: pre; }",
     ".dcgan-explorer-status { flex: 1 1 100%; margin: 0; font-size: 0.9em;",
     "  color: var(--pst-color-text-muted, #555); }",
     ".dcgan-explorer p { margin: 0; }",
@@ -199,14 +201,14 @@
     var id = "dcgan-explorer-" + (window.dcganExplorers.length + 1);
     function seedInput(which, value) {
       return element("input", { type: "number", min: "0", max: String(MAX_SEED), step: "1",
-                                value: value, "aria-label": "seed of z_" + which });
+                                value: value, id: id + "-seed-" + which });
     }
     var seedA = seedInput("a", box.getAttribute("data-seed-a") || "0");
     var seedB = seedInput("b", box.getAttribute("data-seed-b") || "1");
     var random = element("button", { type: "button" }, ["random"]);
     var slider = element("input", { type: "range", min: "0", max: "1", step: "0.01",
-                                    value: "0", "aria-label": "t" });
-    var tText = element("output", {}, ["0.00"]);
+                                    value: "0", id: id + "-t" });
+    var tText = element("output", { for: id + "-t" }, ["0.00"]);
     var linear = element("input", { type: "radio", name: id + "-mode", value: "linear" });
     var spherical = element("input", { type: "radio", name: id + "-mode", value: "spherical" });
     spherical.checked = true;
@@ -216,11 +218,12 @@
     var status = element("p", { class: "dcgan-explorer-status", "aria-live": "polite" });
     box.textContent = "";
     var controls = element("div", { class: "dcgan-explorer-controls" }, [
-      element("div", {}, [element("label", {}, ["seed a ", seedA]),
-                          element("label", {}, ["seed b ", seedB]), random]),
-      element("div", {}, [element("label", {}, ["t ", slider]), " ", tText]),
-      element("div", { role: "radiogroup", "aria-label": "path" },
-              ["path: ", element("label", {}, [linear, " linear"]),
+      element("label", { for: seedA.id }, ["seed a"]), element("div", {}, [seedA]),
+      element("label", { for: seedB.id }, ["seed b"]), element("div", {}, [seedB, " ", random]),
+      element("label", { for: slider.id }, ["t"]), element("div", {}, [slider, " ", tText]),
+      element("span", { id: id + "-path" }, ["path"]),
+      element("div", { role: "radiogroup", "aria-labelledby": id + "-path" },
+              [element("label", {}, [linear, " linear"]), " ",
                element("label", {}, [spherical, " spherical"])]),
       normText,
     ]);
