@@ -58,9 +58,11 @@ def sample(n: int, latent_dim: int = 100, dist: str = "gaussian",
 
 def noise(n: int, latent_dim: int, dist: str = "gaussian", device="cpu",
           generator: torch.Generator | None = None) -> torch.Tensor:
-    """``(n, latent_dim)`` float32 latents, N(0, 1) or U(-1, 1), on ``device``, from
-    ``generator`` (a ``torch.Generator`` on that device) or else the device's global one.
-    The unchecked core of :func:`sample`, for loops that draw every step."""
+    """``(n, latent_dim)`` float32 latents, N(0, 1) or U(-1, 1), on ``device``.
+
+    Drawn from ``generator`` (a ``torch.Generator`` on that device) or else from the
+    device's global one: the unchecked core of :func:`sample`, for loops that draw every
+    step."""
     if dist == "gaussian":
         return torch.randn(n, latent_dim, device=device, generator=generator)
     return 2 * torch.rand(n, latent_dim, device=device, generator=generator) - 1
