@@ -3,11 +3,7 @@
 In the rendered book there is no Python kernel, so the ipywidgets explorer of
 ``dcgan_lib.widgets`` cannot redraw there. This is its kernel-free twin. At build time
 the MNIST generator is exported to ONNX, and onnxruntime-web (WebAssembly, from npm)
-runs it inside the page:
-
-    python -m dcgan_lib.explorer build OUTDIR
-
-writes into ``OUTDIR``
+runs it inside the page: ``python tools/explorer_build.py OUTDIR`` writes into ``OUTDIR``
 
     generator.onnx                the generator, one file, input "z" (1, latent_dim),
                                   output "image" (1, channels, image_size, image_size)
@@ -37,16 +33,11 @@ explorer says so instead.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
 import html
 import io
 import json
 import math
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -55,11 +46,6 @@ from PIL import Image
 
 from dcgan_lib.models import Generator
 
-ORT_VERSION = "1.30.0"  # onnxruntime-web, pinned: the three files below must match
-ORT_INTEGRITY = ("sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1S"
-                 "igqR4CXAfKYQ==")  # the registry's dist.integrity of that tarball
-ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-NPM_CACHE = Path(os.environ.get("DCGAN_NPM_CACHE", "~/.cache/dcgan-book/npm")).expanduser()
 SCRIPT = Path(__file__).with_name("explorer.js")
 UNTRAINED_SEED = 0
 DEFAULT_BASE = "_static/explorer/"  # under the book's root, where the build puts the files
@@ -83,87 +69,6 @@ def explorer_generator() -> tuple[torch.nn.Module, str]:
             generator = Generator(latent_dim=100, image_size=32, channels=1, width=32)
         return generator.eval(), f"untrained: DCGAN initialisation, seed {UNTRAINED_SEED}"
     return generator.eval(), "trained on MNIST"
-
-
-def export_onnx(generator: torch.nn.Module, path: Path) -> Path:
-    """Write ``generator`` (eval mode) as a single ONNX file with input ``z`` of shape
-    ``(1, latent_dim)`` and output ``image`` of shape ``(1, C, H, W)`` in [-1, 1]."""
-    try:
-        import onnx  # noqa: F401  (torch.onnx.export needs both)
-        import onnxscript  # noqa: F401
-    except ImportError as error:
-        raise RuntimeError("exporting the generator to ONNX needs the onnx and onnxscript "
-                           "packages: pip install onnx onnxscript") from error
-    latent_dim = getattr(generator, "latent_dim", None)
-    if not isinstance(latent_dim, int):
-        raise TypeError(f"generator must have an integer latent_dim, got {latent_dim!r}")
-    generator = generator.eval()
-    z = torch.zeros(1, latent_dim)
-    chatter = io.StringIO()  # the exporter narrates its steps; keep the build log readable
-    with contextlib.redirect_stdout(chatter), torch.no_grad():
-        torch.onnx.export(generator, (z,), str(path), dynamo=True, external_data=False,
-                          input_names=["z"], output_names=["image"])
-    return Path(path)
-
-
-def onnxruntime_web(cache: Path = NPM_CACHE) -> Path:
-    """The ``dist`` folder of onnxruntime-web ``ORT_VERSION``, installed into ``cache`` by
-    npm the first time (the only step that needs the network) and checked against the
-    pinned ``ORT_INTEGRITY``."""
-    cache = Path(cache)
-    package = cache / "node_modules" / "onnxruntime-web"
-    lock = cache / "node_modules" / ".package-lock.json"
-
-    def installed() -> dict:
-        if not lock.is_file():
-            return {}
-        return json.loads(lock.read_text())["packages"].get("node_modules/onnxruntime-web", {})
-
-    if installed().get("version") != ORT_VERSION:
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError(f"onnxruntime-web {ORT_VERSION} is not in {cache} and npm is not "
-                               f"installed to fetch it (install Node.js and npm)")
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(cache), "--save-exact", "--no-audit",
-                        "--no-fund", "--ignore-scripts", "--loglevel=error",
-                        f"onnxruntime-web@{ORT_VERSION}"], check=True)
-    integrity = installed().get("integrity")
-    if integrity != ORT_INTEGRITY:
-        raise RuntimeError(f"onnxruntime-web in {cache} has integrity {integrity}, not the "
-                           f"pinned {ORT_INTEGRITY}; delete {cache} to fetch it again")
-    missing = [name for name in ORT_FILES if not (package / "dist" / name).is_file()]
-    if missing:
-        raise RuntimeError(f"onnxruntime-web in {package} lacks {', '.join(missing)}")
-    return package / "dist"
-
-
-def build(outdir: Path, generator: torch.nn.Module | None = None,
-          weights: str | None = None) -> dict[str, int]:
-    """Write everything the in-page explorer needs into ``outdir``; returns bytes per file.
-
-    ``generator`` defaults to ``explorer_generator()``; it must map ``(1, latent_dim)``
-    latents to ``(1, C, H, W)`` images with C = 1 or 3.
-    """
-    if generator is None:
-        generator, weights = explorer_generator()
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        shape = tuple(generator.eval()(torch.zeros(1, generator.latent_dim)).shape)
-    if len(shape) != 4 or shape[0] != 1 or shape[1] not in (1, 3) or shape[2] != shape[3]:
-        raise ValueError(f"generator must make (1, C, H, H) images with C = 1 or 3, "
-                         f"got {shape}")
-    export_onnx(generator, outdir / "generator.onnx")
-    meta = {"latent_dim": generator.latent_dim, "channels": shape[1], "image_size": shape[2],
-            "weights": weights or "", "onnxruntime_web": ORT_VERSION}
-    (outdir / "explorer.json").write_text(json.dumps(meta, indent=1) + "\n")
-    dist = onnxruntime_web()
-    for name in ORT_FILES:
-        shutil.copyfile(dist / name, outdir / name)
-    shutil.copyfile(SCRIPT, outdir / SCRIPT.name)
-    names = ("generator.onnx", "explorer.json", SCRIPT.name, *ORT_FILES)
-    return {name: (outdir / name).stat().st_size for name in names}
 
 
 def mulberry32(seed: int):
@@ -269,21 +174,3 @@ def explorer_html(base: str | None = None, seed_a: int = 0, seed_b: int = 1,
 }})();
 </script>
 """
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dcgan_lib.explorer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    cmd = commands.add_parser("build", help="export the generator and vendor onnxruntime-web")
-    cmd.add_argument("outdir", type=Path)
-    args = parser.parse_args(argv)
-    sizes = build(args.outdir)
-    for name, size in sizes.items():
-        print(f"{size / 1e6:8.2f} MB  {args.outdir / name}")
-    print(f"{sum(sizes.values()) / 1e6:8.2f} MB  in all")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,11 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/env.sh
-command -v npm >/dev/null || bash tools/apt.sh npm
 export DCGAN_QUICK=${DCGAN_QUICK:-1} PYDEVD_DISABLE_FILE_VALIDATION=1
 unset MPLBACKEND
 .venv/bin/python tools/vendor.py
-.venv/bin/python -m dcgan_lib.explorer build _vendor/explorer
+.venv/bin/python tools/explorer_build.py _vendor/explorer
 rm -rf _build/html _build/.doctrees
 .venv/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 echo "The book is at $(pwd)/_build/html/index.html"

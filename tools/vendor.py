@@ -2,8 +2,8 @@
 
 The rendered book runs offline: MathJax comes from a pinned npm package, fetched once
 from the npm registry into a cache, checked against its published sha512 integrity, and
-unpacked here. (The in-page explorer's onnxruntime-web is vendored by
-``python -m dcgan_lib.explorer build``.) Usage: python tools/vendor.py
+unpacked here. ``tools/explorer_build.py`` fetches the in-page
+explorer's onnxruntime-web the same way. Usage: python tools/vendor.py
 """
 
 from __future__ import annotations
