@@ -5,7 +5,7 @@
  * two seeds give two Gaussian latents z_a and z_b, a slider walks t from 0 to 1 along
  * the linear or spherical path between them, and the generator (generator.onnx, run by
  * onnxruntime-web in WebAssembly) draws G(z) on a canvas as the slider moves. The files
- * sit in the data-base folder; dcgan_lib/explorer.py writes them.
+ * sit in the data-base folder; tools/explorer_build.py writes them.
  *
  * The explorer is drawn at once, its canvas showing data-poster (the image at t = 0,
  * computed when the page was built), and the browser fetches the runtime and the

@@ -166,7 +166,7 @@ def explorer_html(base: str | None = None, seed_a: int = 0, seed_b: int = 1,
   script.onerror = function () {{
     document.querySelectorAll(".dcgan-explorer-status").forEach(function (status) {{
       status.textContent = "The latent explorer's files are not at " +
-        box.getAttribute("data-base") + ": python -m dcgan_lib.explorer build writes them " +
+        box.getAttribute("data-base") + ": tools/explorer_build.py writes them " +
         "when the book is built.";
     }});
   }};

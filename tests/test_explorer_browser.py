@@ -1,6 +1,6 @@
 """The in-page latent explorer, in headless Chromium, against the PyTorch generator.
 
-A temporary folder holds what ``python -m dcgan_lib.explorer build`` writes and minimal
+A temporary folder holds what ``tools/explorer_build.py`` writes and minimal
 pages with ``explorer_html()``, served over HTTP as a reader's browser would get them.
 """
 
@@ -301,7 +301,7 @@ def test_without_its_files_the_explorer_says_where_they_come_from(site, page):
     url, _, _ = site
     page.goto(url.replace("index.html", "unbuilt.html"))
     status = page.locator(".dcgan-explorer-status")
-    playwright_api.expect(status).to_contain_text("python -m dcgan_lib.explorer build")
+    playwright_api.expect(status).to_contain_text("tools/explorer_build.py writes them")
 
 
 def test_opened_as_a_file_the_explorer_says_in_one_sentence_it_needs_http(site, page):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install Debian packages the book needs outside Python (chromium for the browser tests,
-# npm for the in-page explorer's runtime), as root or through sudo.
+# Install Debian packages the book needs outside Python (chromium for the browser tests),
+# as root or through sudo.
 set -euo pipefail
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 $SUDO apt-get install -y -qq "$@" >/dev/null \
