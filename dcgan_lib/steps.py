@@ -1,16 +1,19 @@
 """One DCGAN training step: the discriminator's update, then the generator's.
 
-This is the step of pytorch/examples ``dcgan/main.py`` with its names. Both training loops
-run it: the plain reference loop as it is, the fast loop (:mod:`dcgan_lib.fast`) inside
-autocast and a captured CUDA graph. The numbers it returns are the ones the familiar
-``Loss_D Loss_G D(x) D(G(z))`` line prints (:data:`STATS`).
+This is the step of pytorch/examples ``dcgan/main.py`` with its names and in its order:
+each forward pass of D is followed by its own backward pass, which is also the order
+``DistributedDataParallel`` needs (it averages gradients between processes during each
+backward pass). Both training loops run it: the plain reference loop as it is, the fast
+loop (:mod:`dcgan_lib.fast`) inside autocast and a captured CUDA graph. The numbers it
+returns are the ones the familiar ``Loss_D Loss_G D(x) D(G(z))`` line prints
+(:data:`STATS`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .losses import discriminator_loss, generator_loss
+from .losses import bce_with_target, generator_loss
 
 # One step's numbers, in the order train_step returns them (pytorch/examples' names).
 STATS = ("errD", "errG", "D_x", "D_G_z1", "D_G_z2")
@@ -30,12 +33,12 @@ def train_step(netG, netD, optimizerG, optimizerD, real, noise,
     # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
     netD.zero_grad()
     output_real = netD(real).float()            # one logit per image, shape (B,)
+    errD_real = bce_with_target(output_real, real_label)
+    scale(errD_real).backward()
     fake = netG(noise)                          # (B, C, H, W) in [-1, 1]
     output_fake = netD(fake.detach()).float()   # detach: this update must not reach G
-    errD_real, errD_fake = discriminator_loss(output_real, output_fake,
-                                              real_label, fake_label)
-    scale(errD_real).backward()
-    scale(errD_fake).backward()
+    errD_fake = bce_with_target(output_fake, fake_label)
+    scale(errD_fake).backward()                 # adds to the real batch's gradients
     update(optimizerD)
     # (2) Update G network: maximize log(D(G(z)))
     netG.zero_grad()
