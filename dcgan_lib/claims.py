@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import losses, models, theory
+from . import losses, models, normalization, theory
 
 N_SE = 4  # Monte-Carlo tolerance in standard errors: a correct claim fails with p < 1e-4
 RELATIONS = ("close", "equal", "greater", "less")
@@ -295,15 +295,25 @@ def _path_product(alpha: float, depth: int) -> Claim:
 # ------------------------------------------------------------------ normalization
 
 
-def _batch_variance(batch_size: int, trials: int) -> Claim:
-    x = 2.0 * torch.randn(trials, batch_size, generator=_gen(batch_size), dtype=torch.float64)
-    mean, se = _mean_se((x.var(dim=1) / 4.0 - 1.0) ** 2)
+def _batch_variance(batch_size: int, trials: int, unbiased: bool) -> Claim:
+    x = 2.0 * torch.randn(batch_size, trials, generator=_gen(batch_size), dtype=torch.float64)
+    if unbiased:
+        expected = theory.unbiased_variance_relative_mse(batch_size)
+        mean, se = _mean_se((x.var(dim=0) / 4.0 - 1.0) ** 2)
+        return Claim(
+            "3112744", f"the unbiased variance S^2 (divide by B - 1) of a batch of "
+            f"B = {batch_size} has squared relative error 2/(B-1) = {expected:.4g}",
+            r"\mathbb{E}[(S^2-\sigma^2)^2]/\sigma^4 = \frac{2}{B-1}",
+            expected, mean, N_SE * se, "close", f"Monte Carlo over {trials} Gaussian batches")
+    expected = theory.biased_variance_relative_mse(batch_size)
+    mean, se = _mean_se((normalization.batchnorm_variance(x) / 4.0 - 1.0) ** 2)
     return Claim(
-        "3112744", f"the unbiased variance of a batch of B = {batch_size} has squared relative "
-        f"error 2/(B-1) = {theory.bn_variance_relative_mse(batch_size):.4g}",
-        r"\mathbb{E}[(S^2-\sigma^2)^2]/\sigma^4 = \frac{2}{B-1}",
-        theory.bn_variance_relative_mse(batch_size), mean, N_SE * se, "close",
-        f"Monte Carlo over {trials} Gaussian batches")
+        "3112744", f"the variance BatchNorm normalises with (the biased one, divide by B) of a "
+        f"batch of B = {batch_size} has squared relative error (2B-1)/B^2 = {expected:.4g}",
+        r"\mathbb{E}[(\sigma_B^2-\sigma^2)^2]/\sigma^4 = \frac{2B-1}{B^2}",
+        expected, mean, N_SE * se, "close",
+        f"Monte Carlo over {trials} Gaussian batches, the variance read back from the output "
+        "of nn.BatchNorm2d in training mode")
 
 
 def _instance_norm_independent_of_batch() -> Claim:
@@ -334,21 +344,13 @@ def _bn_formula() -> Claim:
                  "max |nn.BatchNorm2d - formula| in training mode (float32)")
 
 
-def batch_leak(norm: str, real: torch.Tensor, other: torch.Tensor, seed: int = 0) -> float:
-    """How much one image's logit moves when the rest of its batch is swapped.
-
-    A ``Discriminator(norm=norm)`` in training mode scores ``real[0]`` in the batch ``real`` and
-    again in the batch ``[real[0], *other[1:]]``; returns the absolute change of that logit
-    divided by the mean |logit| of the first batch (0 means no information crosses the batch).
-    """
-    torch.manual_seed(seed)
+def batch_leak(norm: str, real: torch.Tensor, other: torch.Tensor) -> float:
+    """The relative change of ``real[0]``'s logit when ``real[1:]`` is swapped for
+    ``other[1:]``, for a fresh ``Discriminator(norm=norm)`` in training mode."""
+    torch.manual_seed(0)
     d = models.Discriminator(image_size=real.shape[-1], channels=real.shape[1], width=16,
                              norm=norm).train()
-    swapped = torch.cat([real[:1], other[1:]])
-    with torch.no_grad():
-        first = d(real)
-        second = d(swapped)
-    return ((first[0] - second[0]).abs() / first.abs().mean()).item()
+    return normalization.batch_dependence(d, real[:1], real[1:], other[1:])
 
 
 def _leak() -> list[Claim]:
@@ -558,9 +560,8 @@ def ledger() -> list[Claim]:
                 *_architecture(),
                 *_discriminator_sizes(),
                 *_activations(),
-                _batch_variance(2, 40_000), _batch_variance(4, 40_000),
-                _batch_variance(8, 40_000),
-                _batch_variance(64, 20_000),
+                *(_batch_variance(b, n, unbiased) for unbiased in (False, True)
+                  for b, n in ((2, 40_000), (4, 40_000), (8, 40_000), (64, 20_000))),
                 _instance_norm_independent_of_batch(),
                 _bn_formula(),
                 *_leak(),
