@@ -590,29 +590,37 @@ def _fmt(value) -> str:
 
 HOLDS = "<span style='color: #1a7f37'>yes</span>"
 FAILS = "<b style='color: #cf222e'>NO</b>"
+NOWRAP = "white-space: nowrap"
 
 
 def to_html(rows: list[Claim]) -> str:
-    """The ledger as an HTML table that scrolls sideways on a narrow page. Closed forms sit in
+    """The ledger as a four-column HTML table that fits the book's text column: the claim
+    with its closed form and how it is measured, the value expected, the value measured, and
+    the check (tolerance, exact or threshold) with whether it holds. Closed forms sit in
     ``<span class="math">\\(...\\)</span>``, the markup Sphinx gives inline math, so MathJax
     typesets them in the built book too."""
     import html
 
+    def number(value) -> str:  # a number never breaks across lines; a tuple may
+        text = html.escape(_fmt(value))
+        return text if isinstance(value, tuple) else f"<span style='{NOWRAP}'>{text}</span>"
+
     symbol = {"close": "±", "equal": "=", "greater": ">", "less": "<"}
-    head = ("<tr><th>problem</th><th>claim, and how it is measured</th><th>closed form</th>"
-            "<th>expected / threshold</th><th>measured</th><th>check</th><th>holds</th></tr>")
+    head = ("<tr><th>claim, its closed form, and how it is measured</th><th>expected</th>"
+            "<th>measured</th><th>check</th></tr>")
     body = []
     for r in rows:
         check = {"close": f"± {r.tolerance:.2g}", "equal": "exact"}.get(
             r.relation, f"{symbol[r.relation]} threshold")
         body.append(
             "<tr>"
-            f"<td>{r.problem_id or 'intro'}</td>"
-            f"<td>{html.escape(r.claim)}<br><small><i>{html.escape(r.method)}</i></small></td>"
-            f'<td><span class="math">\\({html.escape(r.closed_form)}\\)</span></td>'
-            f"<td>{html.escape(_fmt(r.expected))}</td>"
-            f"<td>{html.escape(_fmt(r.measured))}</td><td>{html.escape(check)}</td>"
-            f"<td>{HOLDS if r.holds else FAILS}</td></tr>")
-    return ("<div style='overflow-x: auto'><table class='dcgan-table' style='font-size: 0.85em'>"
+            f"<td>{html.escape(r.claim)}<br>"
+            f'<span class="math">\\({html.escape(r.closed_form)}\\)</span><br>'
+            f"<small><i>{html.escape(r.method)}</i></small></td>"
+            f"<td>{number(r.expected)}</td><td>{number(r.measured)}</td>"
+            f"<td><span style='{NOWRAP}'>{html.escape(check)}</span><br>"
+            f"{HOLDS if r.holds else FAILS}</td></tr>")
+    return ("<div style='overflow-x: auto'><table class='dcgan-table claims-ledger'"
+            " style='font-size: 0.85em'>"
             f"\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body)
             + "\n</tbody></table></div>")

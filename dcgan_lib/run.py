@@ -24,6 +24,7 @@ from . import data as data_mod
 from .average import recalibrate_batchnorm, update_average
 from .devices import device_name, resolve_device
 from .fast import SYNC_EVERY, FastStep, Speedups, choose_speedups
+from .folder import load_folder
 from .latent import noise as latent_noise
 from .models import Discriminator, Generator
 from .settings import TrainConfig
@@ -89,6 +90,8 @@ def fixed_noise(cfg: TrainConfig, device) -> torch.Tensor:
 
 def training_images(cfg: TrainConfig, images=None) -> torch.Tensor:
     """``images`` checked against ``cfg`` (or ``cfg.dataset`` loaded), cut to ``cfg.limit``."""
+    if images is None and cfg.dataset == "folder":
+        return load_folder(cfg.data_dir, cfg.image_size, limit=cfg.limit)
     if images is None:
         return data_mod.load(cfg.dataset, "train", cfg.image_size, limit=cfg.limit)[0]
     if not isinstance(images, torch.Tensor):

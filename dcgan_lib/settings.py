@@ -18,6 +18,8 @@ from .latent import DISTRIBUTIONS
 from .losses import GENERATOR_LOSSES
 from .models import DOWNSAMPLING, IMAGE_SIZES, NORMS
 
+TRAIN_DATASETS = (*DATASETS, "folder")
+
 
 def setting(default, help: str, check=None, resume: bool = False, cli: dict | None = None):
     """A field of :class:`TrainConfig`. ``check(name, value)`` raises for a bad value;
@@ -61,7 +63,10 @@ def _folder(name, value):
 class TrainConfig:
     """Every setting of a training run (see each field's help); :meth:`validate` checks."""
 
-    dataset: str = setting("mnist", "mnist or fashion-mnist", _choice(DATASETS), True)
+    dataset: str = setting("mnist", "mnist, fashion-mnist, or folder (your own images in "
+                           "--data-dir)", _choice(TRAIN_DATASETS), True)
+    data_dir: str | None = setting(None, "the folder of images for --dataset folder "
+                                   "(sub-folders too; try --image-size 64)", _folder, True)
     image_size: int = setting(32, "image side in pixels, a power of two 16..256",
                               _image_size, True)
     latent_dim: int = setting(100, "length of the latent vector z", checks.positive_int, True)
@@ -108,6 +113,9 @@ class TrainConfig:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting; return self."""
         for f in fields(self):
             f.metadata["check"](f.name, getattr(self, f.name))
+        if (self.dataset == "folder") != (self.data_dir is not None):
+            raise ValueError(f"data_dir goes with dataset='folder' (and it needs one), got "
+                             f"dataset={self.dataset!r}, data_dir={self.data_dir!r}")
         if self.checkpoint_every and self.out is None:
             raise ValueError(f"checkpoint_every={self.checkpoint_every} needs an output "
                              f"folder: set out")
