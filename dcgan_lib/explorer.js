@@ -7,22 +7,45 @@
  * onnxruntime-web in WebAssembly) draws G(z) on a canvas as the slider moves. The files
  * sit in the data-base folder; dcgan_lib/explorer.py writes them.
  *
- * An explorer starts (and the browser fetches the runtime) when it scrolls near the screen.
- * window.dcganExplorer is the last explorer started (window.dcganExplorers lists all):
+ * The explorer is drawn at once, its canvas showing data-poster (the image at t = 0,
+ * computed when the page was built), and the browser fetches the runtime and the
+ * generator only when the reader first uses a control.
+ * window.dcganExplorer is the last explorer on the page (window.dcganExplorers lists all):
  *   latent()  the latent whose image is on the canvas (array of latent_dim numbers)
  *   state()   {seedA, seedB, t, mode}
+ *   start()   fetch the generator now; a promise that resolves once it has drawn
  *   idle()    a promise that resolves once the canvas shows the current controls
+ *   images    how many images the generator has drawn (the poster is not one)
  */
 (function () {
   "use strict";
 
   var MAX_SEED = 4294967295;
   var PARALLEL_ANGLE = 1e-4; // radians; as dcgan_lib.latent: below it slerp is lerp
-  var DISPLAY_PX = 192;
+  var DISPLAY_PX = 256;
   var FILE_MESSAGE =
-    "This explorer runs the generator in your browser, which has to fetch it from a web " +
-    "server, and this page was opened as a file. Serve the book's folder with " +
-    "python -m http.server and open http://localhost:8000/ to use it.";
+    "This explorer needs the page served over HTTP (python -m http.server in the " +
+    "book's folder), not opened as a file.";
+  var STYLE = [
+    ".dcgan-explorer { display: flex; flex-wrap: wrap; gap: 1rem 1.5rem; align-items: center;",
+    "  margin: 1rem 0; padding: 1rem; border: 1px solid var(--pst-color-border, #ccc);",
+    "  border-radius: 0.5rem; background: var(--pst-color-surface, #f7f7f7); }",
+    ".dcgan-explorer canvas { width: " + DISPLAY_PX + "px; height: " + DISPLAY_PX + "px;",
+    "  image-rendering: pixelated; background: #000; border-radius: 0.25rem; flex: none; }",
+    ".dcgan-explorer-controls { flex: 1 1 16rem; display: grid; gap: 0.6rem 0.8rem;",
+    "  grid-template-columns: auto 1fr; align-items: center; }",
+    ".dcgan-explorer-controls label { margin: 0; }",
+    ".dcgan-explorer-controls div label { margin-right: 1rem; }",
+    ".dcgan-explorer-controls input[type=number] { width: 7.5em; padding: 0.1em 0.3em; }",
+    ".dcgan-explorer-controls input[type=range] { width: 12rem; vertical-align: middle; }",
+    ".dcgan-explorer-controls button { padding: 0.1em 0.8em; }",
+    ".dcgan-explorer-controls output { font-variant-numeric: tabular-nums; }",
+    ".dcgan-explorer-norm { grid-column: 1 / -1; font-variant-numeric: tabular-nums;",
+    "  white-space: pre; }",
+    ".dcgan-explorer-status { flex: 1 1 100%; margin: 0; font-size: 0.9em;",
+    "  color: var(--pst-color-text-muted, #555); }",
+    ".dcgan-explorer p { margin: 0; }",
+  ].join("\n");
 
   // ---- latents: a seeded PRNG, Box-Muller, and the two paths of dcgan_lib.latent ----
 
@@ -164,51 +187,59 @@
     return Math.round((Math.min(1, Math.max(-1, x)) + 1) * 127.5);
   }
 
-  function Explorer(box, rt) {
-    var meta = rt.meta, size = meta.image_size, channels = meta.channels;
+  function addStyle() {
+    if (document.getElementById("dcgan-explorer-style")) return;
+    var style = element("style", { id: "dcgan-explorer-style" }, [STYLE]);
+    document.head.appendChild(style);
+  }
+
+  function Explorer(box) {
+    var base = box.getAttribute("data-base");
+    var latentDim = Number(box.getAttribute("data-latent-dim"));
+    var size = Number(box.getAttribute("data-image-size"));
+    var weights = box.getAttribute("data-weights") || "";
     var id = "dcgan-explorer-" + (window.dcganExplorers.length + 1);
-    var seedA = element("input", { type: "number", min: "0", max: String(MAX_SEED), step: "1",
-                                   value: box.getAttribute("data-seed-a") || "0",
-                                   "aria-label": "seed of z_a", style: "width: 8em" });
-    var seedB = element("input", { type: "number", min: "0", max: String(MAX_SEED), step: "1",
-                                   value: box.getAttribute("data-seed-b") || "1",
-                                   "aria-label": "seed of z_b", style: "width: 8em" });
+    function seedInput(which, value) {
+      return element("input", { type: "number", min: "0", max: String(MAX_SEED), step: "1",
+                                value: value, id: id + "-seed-" + which });
+    }
+    var seedA = seedInput("a", box.getAttribute("data-seed-a") || "0");
+    var seedB = seedInput("b", box.getAttribute("data-seed-b") || "1");
     var random = element("button", { type: "button" }, ["random"]);
     var slider = element("input", { type: "range", min: "0", max: "1", step: "0.01",
-                                    value: "0", "aria-label": "t" });
-    var tText = element("output", {}, ["0.00"]);
+                                    value: "0", id: id + "-t" });
+    var tText = element("output", { for: id + "-t" }, ["0.00"]);
     var linear = element("input", { type: "radio", name: id + "-mode", value: "linear" });
     var spherical = element("input", { type: "radio", name: id + "-mode", value: "spherical" });
     spherical.checked = true;
-    var canvas = element("canvas", {
-      width: String(size), height: String(size), role: "img",
-      style: "width: " + DISPLAY_PX + "px; height: " + DISPLAY_PX + "px; " +
-             "image-rendering: pixelated; border: 1px solid #888; display: block",
-    });
-    var normText = element("p", { class: "dcgan-explorer-norm", style: "white-space: pre" });
-    var status = element("p", { class: "dcgan-explorer-status" });
-    var row = "margin: 0.3em 0";
+    var canvas = element("canvas", { width: String(size), height: String(size), role: "img",
+                                     "aria-label": "G(z) at t = 0.00" });
+    var normText = element("p", { class: "dcgan-explorer-norm" });
+    var status = element("p", { class: "dcgan-explorer-status", "aria-live": "polite" });
     box.textContent = "";
-    [
-      element("div", { style: row }, [element("label", {}, ["seed a ", seedA]), " ",
-                                      element("label", {}, ["seed b ", seedB]), " ", random]),
-      element("div", { style: row }, [element("label", {}, ["t ", slider]), " ", tText]),
-      element("div", { style: row, role: "radiogroup", "aria-label": "path" },
-              ["path: ", element("label", {}, [linear, " linear"]), " ",
+    var controls = element("div", { class: "dcgan-explorer-controls" }, [
+      element("label", { for: seedA.id }, ["seed a"]), element("div", {}, [seedA]),
+      element("label", { for: seedB.id }, ["seed b"]), element("div", {}, [seedB, " ", random]),
+      element("label", { for: slider.id }, ["t"]), element("div", {}, [slider, " ", tText]),
+      element("span", { id: id + "-path" }, ["path"]),
+      element("div", { role: "radiogroup", "aria-labelledby": id + "-path" },
+              [element("label", {}, [linear, " linear"]), " ",
                element("label", {}, [spherical, " spherical"])]),
-      canvas, normText, status,
-    ].forEach(function (node) { box.appendChild(node); });
+      normText,
+    ]);
+    [canvas, controls, status].forEach(function (node) { box.appendChild(node); });
     var context = canvas.getContext("2d");
 
-    var shown = null, wanted = false, busy = false, waiters = [];
+    var rt = null, loading = null, shown = null, wanted = false, busy = false, waiters = [];
     var api = {
       images: 0,
       firstImageMs: null,
       latent: function () { return shown ? Array.from(shown.z) : null; },
       shownState: function () { return shown ? shown.state : null; },
       state: state,
+      start: function () { return load().then(api.idle); },
       idle: function () {
-        if (!busy && !wanted) return Promise.resolve();
+        if (!busy && !wanted && !loading) return Promise.resolve();
         return new Promise(function (resolve) { waiters.push(resolve); });
       },
     };
@@ -225,12 +256,19 @@
     }
 
     function latentOf(s) {
-      var za = gaussianLatent(s.seedA, meta.latent_dim);
-      var zb = gaussianLatent(s.seedB, meta.latent_dim);
+      var za = gaussianLatent(s.seedA, latentDim);
+      var zb = gaussianLatent(s.seedB, latentDim);
       return (s.mode === "linear" ? lerp : slerp)(za, zb, s.t);
     }
 
-    function paint(pixels) {
+    function label(s, z) {
+      tText.textContent = s.t.toFixed(2);
+      canvas.setAttribute("aria-label", "G(z) at t = " + s.t.toFixed(2));
+      normText.textContent = "\u2016z\u2016 = " + norm(z).toFixed(2) + "    \u221alatent_dim = " +
+                             Math.sqrt(latentDim).toFixed(2);
+    }
+
+    function paint(pixels, channels) {
       var image = context.createImageData(size, size), area = size * size;
       for (var p = 0; p < area; p++) {
         for (var c = 0; c < 3; c++) {
@@ -248,17 +286,20 @@
       }
       var z = latentOf(s), start = performance.now();
       return rt.run(z).then(function (pixels) {
-        paint(pixels);
+        paint(pixels, rt.meta.channels);
         var ms = performance.now() - start;
         shown = { z: z, state: s };
         api.images += 1;
         if (api.firstImageMs === null) api.firstImageMs = performance.now();
-        canvas.setAttribute("aria-label", "G(z) at t = " + s.t.toFixed(2));
-        normText.textContent = "\u2016z\u2016 = " + norm(z).toFixed(2) + "    \u221alatent_dim = " +
-                               Math.sqrt(meta.latent_dim).toFixed(2);
-        status.textContent = "Generator " + (meta.weights ? "(" + meta.weights + ") " : "") +
+        label(s, z);
+        status.textContent = "Generator " + (weights ? "(" + weights + ") " : "") +
                              "drawn in your browser in " + ms.toFixed(0) + " ms.";
       });
+    }
+
+    function settle() {
+      busy = false;
+      if (!loading) waiters.splice(0).forEach(function (resolve) { resolve(); });
     }
 
     function pump() {
@@ -274,16 +315,56 @@
       }
       done.catch(function (error) { status.textContent = error.message; }).then(function () {
         if (wanted) return pump();
-        busy = false;
-        waiters.splice(0).forEach(function (resolve) { resolve(); });
+        settle();
       });
     }
 
     function request() {
       wanted = true;
+      if (rt === null) { load(); return; }
       if (!busy) pump();
     }
 
+    /** Fetch the runtime and the generator (once), then draw the current controls. */
+    function load() {
+      if (rt !== null) return Promise.resolve();
+      if (loading) return loading;
+      status.textContent = "Loading the generator into your browser\u2026";
+      loading = runtime(base).then(function (runtimeReady) {
+        rt = runtimeReady;
+        loading = null;
+        wanted = false;
+        pump();
+      }).catch(function (error) {
+        loading = null;
+        wanted = false;
+        status.textContent = "The latent explorer could not start: " + error.message;
+        settle();
+      });
+      return loading;
+    }
+
+    function showPoster() {
+      var s = state(), z = latentOf(s);
+      label(s, z);
+      shown = { z: z, state: s };
+      var poster = box.getAttribute("data-poster");
+      if (!poster) return;
+      var image = new Image();
+      image.onload = function () { context.drawImage(image, 0, 0); };
+      image.src = poster;
+    }
+
+    showPoster();
+    if (location.protocol === "file:") {
+      status.textContent = FILE_MESSAGE;
+      [seedA, seedB, random, slider, linear, spherical].forEach(function (control) {
+        control.disabled = true;
+      });
+      return api;
+    }
+    status.textContent = "Move the slider or change a seed: the generator then runs in " +
+                         "your browser (a one-time download of its WebAssembly runtime).";
     random.addEventListener("click", function () {
       seedA.value = String(Math.floor(Math.random() * 2147483648));
       seedB.value = String(Math.floor(Math.random() * 2147483648));
@@ -291,42 +372,20 @@
     });
     [seedA, seedB, slider].forEach(function (input) { input.addEventListener("input", request); });
     [linear, spherical].forEach(function (input) { input.addEventListener("change", request); });
-    request();
+    // the first touch of a control starts the download, before its value even changes
+    controls.addEventListener("pointerdown", function () { load(); });
+    controls.addEventListener("keydown", function () { load(); });
     return api;
   }
 
-  function start(box) {
-    var status = box.querySelector(".dcgan-explorer-status");
-    status.textContent = "The latent explorer is loading its generator.";
-    runtime(box.getAttribute("data-base")).then(function (rt) {
-      var explorer = Explorer(box, rt);
-      window.dcganExplorers.push(explorer);
-      window.dcganExplorer = explorer;
-    }).catch(function (error) {
-      status.textContent = "The latent explorer could not start: " + error.message;
-    });
-  }
-
-  /** Start each explorer when it comes near the screen, so that a reader who never
-   *  scrolls to it does not download the runtime (about 16 MB). */
   function init() {
     window.dcganExplorers = window.dcganExplorers || [];
+    addStyle();
     document.querySelectorAll(".dcgan-explorer:not([data-started])").forEach(function (box) {
       box.setAttribute("data-started", "");
-      if (location.protocol === "file:") {
-        box.querySelector(".dcgan-explorer-status").textContent = FILE_MESSAGE;
-        return;
-      }
-      if (!("IntersectionObserver" in window)) return start(box);
-      box.querySelector(".dcgan-explorer-status").textContent =
-        "The latent explorer loads its generator when you scroll to it.";
-      var observer = new IntersectionObserver(function (entries) {
-        if (entries.some(function (entry) { return entry.isIntersecting; })) {
-          observer.disconnect();
-          start(box);
-        }
-      }, { rootMargin: "300px" });
-      observer.observe(box);
+      var explorer = Explorer(box);
+      window.dcganExplorers.push(explorer);
+      window.dcganExplorer = explorer;
     });
   }
 

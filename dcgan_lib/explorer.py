@@ -22,23 +22,28 @@ and a chapter places the explorer on its page with one cell:
     HTML(explorer_html())
 
 The page computes the latents itself: each seed drives a small PRNG (mulberry32) whose
-uniform draws become Gaussian coordinates by the Box-Muller transform, and the path
-between the two latents is ``dcgan_lib.latent``'s lerp or slerp, written in JavaScript.
+uniform draws become Gaussian coordinates by the Box-Muller transform
+(``browser_latent`` is the same computation in Python), and the path between the two
+latents is ``dcgan_lib.latent``'s lerp or slerp, written in JavaScript.
 ``window.dcganExplorer.latent()`` returns the latent currently drawn.
 
-An explorer starts, and the browser fetches these files (about 16 MB, mostly the
-WebAssembly runtime), only when the reader scrolls near it. Because they are fetched,
-the page must come from a web server (any static host, or ``python -m http.server`` in
-the built book's folder); opened as a ``file://`` page, the explorer says so instead.
+The explorer is drawn with the page: its canvas shows a poster, the image at t = 0
+computed at build time. The browser fetches the files above (about 16 MB, mostly the
+WebAssembly runtime) only when the reader first uses a control. Because they are
+fetched, the page must come from a web server (any static host, or
+``python -m http.server`` in the built book's folder); opened as a ``file://`` page, the
+explorer says so instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import html
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -46,6 +51,7 @@ import sys
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from dcgan_lib.models import Generator
 
@@ -160,32 +166,91 @@ def build(outdir: Path, generator: torch.nn.Module | None = None,
     return {name: (outdir / name).stat().st_size for name in names}
 
 
-def explorer_html(base: str | None = None, seed_a: int = 0, seed_b: int = 1) -> str:
+def mulberry32(seed: int):
+    """The page's PRNG (explorer.js): a 32-bit seed -> a function giving uniforms in [0, 1)."""
+    a = seed & 0xFFFFFFFF
+
+    def imul(x: int, y: int) -> int:  # JavaScript's Math.imul, as an unsigned 32-bit result
+        return (x * y) & 0xFFFFFFFF
+
+    def uniform() -> float:
+        nonlocal a
+        a = (a + 0x6D2B79F5) & 0xFFFFFFFF
+        t = imul(a ^ (a >> 15), a | 1)
+        t ^= (t + imul(t ^ (t >> 7), t | 61)) & 0xFFFFFFFF
+        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
+
+    return uniform
+
+
+def browser_latent(seed: int, latent_dim: int) -> torch.Tensor:
+    """The latent the page draws for ``seed``: mulberry32 uniforms made Gaussian by the
+    Box-Muller transform, as explorer.js computes them; float32 ``(latent_dim,)``."""
+    uniform = mulberry32(seed)
+    z = [0.0] * latent_dim
+    for i in range(0, latent_dim, 2):
+        u1, u2 = 1 - uniform(), uniform()  # u1 in (0, 1], so log(u1) is finite
+        radius = math.sqrt(-2 * math.log(u1))
+        z[i] = radius * math.cos(2 * math.pi * u2)
+        if i + 1 < latent_dim:
+            z[i + 1] = radius * math.sin(2 * math.pi * u2)
+    return torch.tensor(z, dtype=torch.float32)
+
+
+def poster_png(generator: torch.nn.Module, seed: int) -> bytes:
+    """The generator's image for ``browser_latent(seed)``, one pixel per pixel, as PNG."""
+    from dcgan_lib.widgets import to_png
+
+    z = browser_latent(seed, generator.latent_dim)
+    with torch.no_grad():
+        image = generator.eval()(z[None])[0]
+    return to_png(image, min_size=1)
+
+
+NOTEBOOK_MESSAGE = ("This explorer runs on the book's web pages; in a notebook, the live "
+                    "widget latent_explorer(generator) is the one to use.")
+
+
+def explorer_html(base: str | None = None, seed_a: int = 0, seed_b: int = 1,
+                  generator: torch.nn.Module | None = None, weights: str | None = None) -> str:
     """The HTML that places one explorer on a page.
 
     ``base`` is the URL of the folder ``build`` wrote, relative to the page or absolute;
     by default it is ``_static/explorer/`` under the book's root, which the page finds
-    from Sphinx's ``data-content_root``. ``seed_a`` and ``seed_b`` are the seeds shown first.
+    from Sphinx's ``data-content_root`` (outside the book, in a notebook, the explorer then
+    only says where it runs). ``seed_a`` and ``seed_b`` are the seeds shown first.
+    ``generator`` (default ``explorer_generator()``, the one ``build`` exports) draws the
+    poster, the image at t = 0 that the page shows before the reader fetches the runtime.
     """
     for name, seed in (("seed_a", seed_a), ("seed_b", seed_b)):
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
             raise ValueError(f"{name} must be an integer from 0 to 2**32 - 1, got {seed!r}")
     if base is not None and not isinstance(base, str):
         raise TypeError(f"base must be a URL string or None, got {type(base).__name__}")
-    base_attr = "" if base is None else f' data-base="{html.escape(base)}"'
+    if generator is None:
+        generator, weights = explorer_generator()
+    png = poster_png(generator, seed_a)
+    size = Image.open(io.BytesIO(png)).size[0]
+    attributes = {
+        "data-seed-a": seed_a, "data-seed-b": seed_b, "data-latent-dim": generator.latent_dim,
+        "data-image-size": size, "data-weights": weights or "",
+        "data-poster": "data:image/png;base64," + base64.b64encode(png).decode(),
+    }
+    if base is not None:
+        attributes["data-base"] = base
+    attrs = " ".join(f'{k}="{html.escape(str(v))}"' for k, v in attributes.items())
     return f"""\
-<div class="dcgan-explorer"{base_attr} data-seed-a="{seed_a}" data-seed-b="{seed_b}">
-<p class="dcgan-explorer-status">This latent explorer runs in the web pages of the book. \
-In a live notebook, use dcgan_lib.widgets.latent_explorer instead.</p>
-<noscript>The latent explorer runs the generator in your browser and needs JavaScript.</noscript>
+<div class="dcgan-explorer" {attrs}>
+<p class="dcgan-explorer-status">{NOTEBOOK_MESSAGE}</p>
 </div>
 <script>
 (function () {{
   var box = document.currentScript.previousElementSibling;
   var base = box.getAttribute("data-base");
+  var root = document.documentElement.getAttribute("data-content_root");
   if (base === null) {{
-    base = (document.documentElement.getAttribute("data-content_root") || "") +
-      {json.dumps(DEFAULT_BASE)};
+    if (root === null) return;  // not a page of the book: a notebook's output
+    base = root + {json.dumps(DEFAULT_BASE)};
   }}
   box.setAttribute("data-base", new URL(base, document.baseURI).href);
   if (window.dcganExplorerInit) {{ window.dcganExplorerInit(); return; }}
@@ -197,7 +262,7 @@ In a live notebook, use dcgan_lib.widgets.latent_explorer instead.</p>
     document.querySelectorAll(".dcgan-explorer-status").forEach(function (status) {{
       status.textContent = "The latent explorer's files are not at " +
         box.getAttribute("data-base") + ": python -m dcgan_lib.explorer build writes them " +
-        "when the book is built. In a live notebook, use the ipywidgets explorer instead.";
+        "when the book is built.";
     }});
   }};
   document.head.appendChild(script);

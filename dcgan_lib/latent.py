@@ -20,6 +20,7 @@ straight line from |z0| to |z1|.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -57,9 +58,11 @@ def sample(n: int, latent_dim: int = 100, dist: str = "gaussian",
 
 def noise(n: int, latent_dim: int, dist: str = "gaussian", device="cpu",
           generator: torch.Generator | None = None) -> torch.Tensor:
-    """``(n, latent_dim)`` float32 latents, N(0, 1) or U(-1, 1), on ``device``, from
-    ``generator`` (a ``torch.Generator`` on that device) or else the device's global one.
-    The unchecked core of :func:`sample`, for loops that draw every step."""
+    """``(n, latent_dim)`` float32 latents, N(0, 1) or U(-1, 1), on ``device``.
+
+    Drawn from ``generator`` (a ``torch.Generator`` on that device) or else from the
+    device's global one: the unchecked core of :func:`sample`, for loops that draw every
+    step."""
     if dist == "gaussian":
         return torch.randn(n, latent_dim, device=device, generator=generator)
     return 2 * torch.rand(n, latent_dim, device=device, generator=generator) - 1
@@ -129,20 +132,25 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
     _check_pair(z0, z1)
     tt, batched = _as_t(t, z0)
     a, b = z0.double(), z1.double()
-    na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
-    degenerate = (na == 0) | (nb == 0)
-    ua = a / torch.where(degenerate, 1.0, na)
-    ub = b / torch.where(degenerate, 1.0, nb)
-    omega = torch.arccos((ua * ub).sum(dim=-1, keepdim=True).clamp(-1, 1))
-    if ((omega > torch.pi - PARALLEL_ANGLE) & ~degenerate).any():
+    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1, eps=1e-300)  # 0 for a zero z
+    if (cos < math.cos(math.pi - PARALLEL_ANGLE)).any():
         raise ValueError("z0 and z1 point in opposite directions: the great circle between "
                          "them is not unique, so slerp is undefined (use lerp)")
-    straight = degenerate | (omega < PARALLEL_ANGLE)
+    return _finish(spherical_path(a, b, tt), z0, z1, tt, batched)
+
+
+def spherical_path(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``slerp``'s path from a to b, both ``(..., D)``, at t (shaped to broadcast)."""
+    na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
+    zero_end = (na == 0) | (nb == 0)  # a zero endpoint has no direction
+    ua = a / torch.where(zero_end, 1.0, na)  # unit vectors u0, u1
+    ub = b / torch.where(zero_end, 1.0, nb)
+    omega = torch.arccos((ua * ub).sum(dim=-1, keepdim=True).clamp(-1, 1))
+    straight = zero_end | (omega < PARALLEL_ANGLE)  # the arc is then a line
     sin_omega = torch.where(straight, 1.0, torch.sin(omega))
-    direction = (torch.sin((1 - tt) * omega) * ua + torch.sin(tt * omega) * ub) / sin_omega
-    arc = ((1 - tt) * na + tt * nb) * direction
-    path = torch.where(straight, (1 - tt) * a + tt * b, arc)
-    return _finish(path, z0, z1, tt, batched)
+    arc = torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub
+    arc = ((1 - t) * na + t * nb) * arc / sin_omega  # norm: linear from |a| to |b|
+    return torch.where(straight, (1 - t) * a + t * b, arc)
 
 
 def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -152,7 +160,7 @@ def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tenso
     (``k`` may differ between them) or a single ``(D,)`` latent. Each is averaged over
     its exemplars, and the result ``mean(a) - mean(b) + mean(c)`` has shape ``(D,)``.
     """
-    means = []
+    dims = []
     for name, z in (("a", a), ("b", b), ("c", c)):
         if not isinstance(z, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
@@ -161,8 +169,17 @@ def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tenso
                              f"got {tuple(z.shape)}")
         if not z.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {z.dtype}")
-        means.append(z if z.dim() == 1 else z.mean(dim=0))
-    dims = [m.shape[0] for m in means]
+        dims.append(z.shape[-1])
     if len(set(dims)) != 1:
         raise ValueError(f"a, b and c must share latent_dim, got {dims[0]}, {dims[1]}, {dims[2]}")
-    return means[0] - means[1] + means[2]
+    return concept_arithmetic(a, b, c)
+
+
+def concept_arithmetic(a: torch.Tensor, b: torch.Tensor,
+                       c: torch.Tensor) -> torch.Tensor:
+    """``arithmetic``'s sum of concept means: mean(a) - mean(b) + mean(c), ``(D,)``."""
+
+    def mean(z):  # (k, D) exemplars -> (D,); one (D,) latent is its own mean
+        return z if z.dim() == 1 else z.mean(dim=0)
+
+    return mean(a) - mean(b) + mean(c)

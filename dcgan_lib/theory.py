@@ -1,7 +1,9 @@
 """Closed forms derived in the chapters, as plain functions.
 
 Each function is the formula a chapter states; the chapter computes the same quantity
-another way (a real layer, a simulation, autograd) and shows the two side by side.
+another way (a real layer, a simulation, autograd) and shows the two side by side. A
+measurement that both a chapter and the claims ledger make (``projective_field_widths``)
+lives here too, so that the two make it the same way.
 """
 
 from __future__ import annotations
@@ -86,6 +88,31 @@ def interior_overlap(kernel: int, stride: int) -> tuple[int, int]:
     _int_at_least("kernel", kernel, 1)
     _int_at_least("stride", stride, 1)
     return kernel // stride, math.ceil(kernel / stride)
+
+
+def projective_field_widths(depth: int, kernel: int = 4, stride: int = 2,
+                            padding: int = 1) -> list[int]:
+    """Measured, not derived: the width of the region one pixel reaches,
+    after 1..depth layers ConvTranspose2d(kernel, stride, padding).
+
+    A single 1 in a 4x4 map goes through ``depth`` layers with all-ones
+    kernels. All weights are positive, so an output pixel is non-zero
+    exactly when the one input pixel reaches it: after each layer, the
+    span of non-zero rows is that pixel's projective field. The closed
+    form is w -> s(w - 1) + k from w = 1: with the defaults 4, 10, 22, 46.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
+    x[0, 0, 1, 1] = 1.0
+    ones = torch.ones(1, 1, kernel, kernel, dtype=torch.float64)
+    widths = []
+    for _ in range(depth):
+        x = F.conv_transpose2d(x, ones, stride=stride, padding=padding)
+        rows = (x[0, 0] > 0).any(dim=1).nonzero()
+        widths.append(int(rows.max() - rows.min() + 1))
+    return widths
 
 
 def _number_in(name: str, value, low: float, high: float) -> float:

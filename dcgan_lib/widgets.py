@@ -23,7 +23,7 @@ from PIL import Image
 from dcgan_lib.latent import lerp, sample, slerp
 
 MODES = ("linear", "spherical")
-DISPLAY_PX = 160  # images are enlarged by whole-pixel repetition to at least this size
+DISPLAY_PX = 256  # images are enlarged by whole-pixel repetition to at least this size
 
 
 def to_png(image: torch.Tensor, min_size: int = DISPLAY_PX) -> bytes:
@@ -96,10 +96,10 @@ class LatentExplorer(widgets.VBox):
         return (lerp if mode == "linear" else slerp)(z_a, z_b, t)
 
     def render(self, t: float, mode: str) -> tuple[bytes, float]:
-        """The generator's image at ``latent(t, mode)`` as PNG bytes, and that latent's norm.
+        """The image at ``latent(t, mode)`` as PNG bytes, and that latent's norm.
 
-        The generator runs in eval mode (BatchNorm uses its running statistics, as it must
-        for a single image) and is put back in the mode it was in.
+        The generator runs in eval mode (BatchNorm uses its running statistics, as it
+        must for a single image) and is put back in the mode it was in.
         """
         z = self.latent(t, mode)
         was_training = self.generator.training

@@ -126,30 +126,62 @@ def test_chapter_five_explorer_draws_in_the_built_page_and_redraws_on_the_slider
     tab.goto(f"{server}/book/05_latent_space.html", wait_until="load")
     explorer = tab.locator(".dcgan-explorer").first
     explorer.scroll_into_view_if_needed()
-    tab.wait_for_function("() => window.dcganExplorer && window.dcganExplorer.images > 0",
-                          timeout=60_000)
     canvas = explorer.locator("canvas").first
     pixels = "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
-    before = canvas.evaluate(pixels)
+    tab.wait_for_function("() => window.dcganExplorer && window.dcganExplorer.latent()")
+    poster = canvas.evaluate(pixels)
+    assert len(set(poster)) > 10, "the explorer shows no poster before it is used"
     slider = explorer.locator("input[type=range]").first
+    slider.focus()
+    slider.press("ArrowRight")  # the reader's first use: the generator is fetched now
+    tab.wait_for_function("() => window.dcganExplorer.images > 0", timeout=60_000)
     slider.fill("0.9")
     slider.dispatch_event("input")
     tab.evaluate("() => window.dcganExplorer.idle()")
     after = canvas.evaluate(pixels)
     assert tab.evaluate("() => window.dcganExplorer.state().t") == pytest.approx(0.9)
-    assert before != after, "the canvas did not change when the slider moved"
+    assert poster != after, "the canvas did not change when the slider moved"
     assert errors == []
     tab.close()
 
 
-def test_chapter_five_live_widget_is_drawn_from_its_saved_state(server, browser):
-    tab = browser.new_page()
+def test_chapter_five_explorer_is_large_and_fetches_its_runtime_only_when_used(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    fetched = []
+    tab.on("request", lambda r: fetched.append(r.url))
     tab.goto(f"{server}/book/05_latent_space.html", wait_until="load")
-    tab.wait_for_function(
-        "() => document.querySelector('.jupyter-widgets input[type=range],"
-        " .jupyter-widgets .slider, .widget-slider')", timeout=60_000)
-    drawn = tab.evaluate(
-        "() => Array.from(document.querySelectorAll('.jupyter-widgets img'))"
-        ".filter(i => i.complete && i.naturalWidth > 0).length")
-    assert drawn >= 1, "the widget's image was not drawn from the saved state"
-    tab.close()
+    tab.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")  # past the explorer
+    tab.locator(".dcgan-explorer canvas").scroll_into_view_if_needed()
+    tab.wait_for_timeout(1500)  # a started explorer would be fetching by now
+    canvas = tab.locator(".dcgan-explorer canvas")
+    assert canvas.bounding_box()["width"] == 256
+    assert canvas.evaluate("c => getComputedStyle(c).imageRendering") == "pixelated"
+    runtime = [u for u in fetched if u.endswith((".wasm", ".onnx", "ort.wasm.min.js"))]
+    assert runtime == [], f"fetched before the reader used the explorer: {runtime}"
+    context.close()
+
+
+def test_chapter_five_has_no_frozen_widget_and_nothing_dead(server, browser):
+    context = browser.new_context()
+    tab = context.new_page()
+    errors, failed, statuses, fetched = [], [], [], []
+    # the browser asks for /favicon.ico by itself (the theme declares no icon): not the page's
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" and not
+           m.location.get("url", "").endswith("/favicon.ico") else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("requestfailed", lambda r: failed.append(r.url))
+    tab.on("response", lambda r: statuses.append((r.status, r.url)) if r.status >= 400 else None)
+    tab.on("request", lambda r: fetched.append(r.url))
+    tab.goto(f"{server}/book/05_latent_space.html", wait_until="load")
+    tab.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    tab.wait_for_timeout(1500)  # fonts and late scripts
+    assert tab.locator(".jupyter-widgets, .widget-slider").count() == 0, "a frozen ipywidget"
+    assert tab.locator("script[type='application/vnd.jupyter.widget-state+json']").count() == 0
+    manager = [u for u in fetched if "html-manager" in u or "require" in u.rsplit("/", 1)[-1]]
+    assert manager == [], f"widget-manager JavaScript loaded: {manager}"
+    assert statuses == [] and failed == [], f"failed requests: {statuses} {failed}"
+    off_host = [u for u in fetched if not u.startswith((server, "data:", "blob:"))]
+    assert off_host == [], f"requests to other hosts: {off_host}"
+    assert errors == [], f"console errors: {errors}"
+    context.close()

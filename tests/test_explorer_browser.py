@@ -1,13 +1,14 @@
 """The in-page latent explorer, in headless Chromium, against the PyTorch generator.
 
-A temporary folder holds what ``python -m dcgan_lib.explorer build`` writes and a minimal
-page with ``explorer_html()``, served over HTTP as a reader's browser would get it.
+A temporary folder holds what ``python -m dcgan_lib.explorer build`` writes and minimal
+pages with ``explorer_html()``, served over HTTP as a reader's browser would get them.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,16 +16,29 @@ import numpy as np
 import pytest
 import torch
 
-from dcgan_lib.explorer import ORT_VERSION, build, explorer_html, onnxruntime_web
+from dcgan_lib.explorer import (
+    NOTEBOOK_MESSAGE,
+    ORT_VERSION,
+    browser_latent,
+    build,
+    explorer_html,
+    onnxruntime_web,
+)
 from dcgan_lib.latent import lerp, slerp
 from dcgan_lib.models import Generator
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+# data-content_root marks a page of the book, as Sphinx writes it; a notebook's output has none
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Latent explorer</title></head>
+<html lang="en" data-content_root="./"><head><meta charset="utf-8">
+<title>Latent explorer</title></head><body>{}</body></html>
+"""
+NOTEBOOK = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A notebook</title></head>
 <body>{}</body></html>
 """
+RUNTIME = (".wasm", ".onnx", "ort.wasm.min.js")
 
 
 def contrasty_generator() -> Generator:
@@ -55,10 +69,19 @@ def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
     generator = contrasty_generator()
     build(folder / "explorer", generator=generator, weights="test generator")
-    (folder / "index.html").write_text(PAGE.format(explorer_html(base="explorer/")))
-    far_down = '<div style="height: 5000px">A long chapter.</div>' + explorer_html("explorer/")
+
+    def html(**kwargs):
+        return explorer_html(generator=generator, weights="test generator", **kwargs)
+
+    (folder / "index.html").write_text(PAGE.format(html(base="explorer/")))
+    far_down = '<div style="height: 5000px">A long chapter.</div>' + html(base="explorer/")
     (folder / "far.html").write_text(PAGE.format(far_down))
-    (folder / "unbuilt.html").write_text(PAGE.format(explorer_html(base="not-built/")))
+    (folder / "unbuilt.html").write_text(PAGE.format(html(base="not-built/")))
+    # the default base: the book's _static/explorer/ under data-content_root
+    (folder / "_static").mkdir()
+    (folder / "_static" / "explorer").symlink_to(folder / "explorer")
+    (folder / "book.html").write_text(PAGE.format(html()))
+    (folder / "notebook.html").write_text(NOTEBOOK.format(html()))
     server = ThreadingHTTPServer(("127.0.0.1", 0),
                                  functools.partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -117,9 +140,13 @@ def python_pixels(generator, z: torch.Tensor) -> np.ndarray:
 
 
 def open_explorer(page, url):
+    """Open the page and have the explorer fetch its generator and draw (as a first touch
+    of a control does; ``test_runtime_is_fetched_only_when_the_reader_first_uses_it``
+    checks that touch itself)."""
     page.goto(url)
-    page.wait_for_function("window.dcganExplorer && window.dcganExplorer.images > 0",
-                           timeout=60_000)
+    page.wait_for_function("window.dcganExplorer", timeout=10_000)
+    page.evaluate("window.dcganExplorer.start()")
+    assert page.evaluate("window.dcganExplorer.images") > 0
     wait_idle(page)
 
 
@@ -208,18 +235,68 @@ def test_random_button_draws_new_gaussian_endpoints(site, page):
     assert abs(coords.var() - 1) < 4 * 0.045
 
 
-def test_runtime_is_fetched_only_when_the_reader_scrolls_to_the_explorer(site, page):
+def test_the_poster_is_the_pytorch_image_of_the_first_latent_before_any_download(site, page):
+    url, _, generator = site
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(url)
+    page.wait_for_function("window.dcganExplorer && window.dcganExplorer.latent()")
+    page.wait_for_load_state("networkidle")
+    z, state = shown(page)
+    assert state == {"seedA": 0, "seedB": 1, "t": 0, "mode": "spherical"}
+    # the page's latent is browser_latent's: mulberry32 and Box-Muller, as in Python
+    assert torch.allclose(z, browser_latent(0, 100), atol=1e-6, rtol=0)
+    pixels = canvas_pixels(page)
+    assert np.abs(pixels - python_pixels(generator, z)).max() <= PIXEL_TOLERANCE
+    assert pixels.std() > 20
+    assert page.evaluate("window.dcganExplorer.images") == 0
+    assert not [u for u in fetched if u.endswith(RUNTIME)]
+
+
+def test_the_canvas_is_256_pixels_wide_with_sharp_pixels(site, page):
     url, _, _ = site
+    page.goto(url)
+    canvas = page.locator(".dcgan-explorer canvas")
+    playwright_api.expect(canvas).to_be_visible()
+    assert canvas.bounding_box()["width"] == 256
+    assert canvas.evaluate("c => getComputedStyle(c).imageRendering") == "pixelated"
+
+
+def test_runtime_is_fetched_only_when_the_reader_first_uses_it(site, page):
+    url, _, generator = site
     fetched = []
     page.on("request", lambda request: fetched.append(request.url))
     page.goto(url.replace("index.html", "far.html"))
-    page.wait_for_load_state("networkidle")  # nothing in flight for 500 ms
-    assert not [u for u in fetched if u.endswith((".wasm", ".onnx", "ort.wasm.min.js"))]
-    playwright_api.expect(page.locator(".dcgan-explorer-status")).to_contain_text("scroll")
     page.locator(".dcgan-explorer").scroll_into_view_if_needed()
-    page.wait_for_function("window.dcganExplorer && window.dcganExplorer.images > 0",
-                           timeout=60_000)
+    page.wait_for_load_state("networkidle")  # nothing in flight for 500 ms
+    assert not [u for u in fetched if u.endswith(RUNTIME)]
+    status = page.locator(".dcgan-explorer-status")
+    playwright_api.expect(status).to_contain_text("Move the slider")
+    drag_slider(page, 0.5)  # the reader's first use
+    page.wait_for_function("window.dcganExplorer.images > 0", timeout=60_000)
+    wait_idle(page)
     assert [u for u in fetched if u.endswith("generator.onnx")]
+    z, state = shown(page)
+    assert 0.3 < state["t"] < 0.7
+    assert np.abs(canvas_pixels(page) - python_pixels(generator, z)).max() <= PIXEL_TOLERANCE
+    playwright_api.expect(status).to_contain_text("drawn in your browser")
+
+
+def test_on_a_book_page_the_explorer_finds_its_files_under_the_content_root(site, page):
+    url, _, _ = site
+    open_explorer(page, url.replace("index.html", "book.html"))
+    assert page.evaluate("window.dcganExplorer.images") == 1
+
+
+def test_in_a_notebook_the_explorer_points_to_the_widget_and_fetches_nothing(site, page):
+    url, _, _ = site
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(url.replace("index.html", "notebook.html"))
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".dcgan-explorer").inner_text() == NOTEBOOK_MESSAGE
+    assert "latent_explorer(generator)" in NOTEBOOK_MESSAGE
+    assert [u for u in fetched if u.endswith((".js", ".json", *RUNTIME))] == []
 
 
 def test_without_its_files_the_explorer_says_where_they_come_from(site, page):
@@ -229,12 +306,14 @@ def test_without_its_files_the_explorer_says_where_they_come_from(site, page):
     playwright_api.expect(status).to_contain_text("python -m dcgan_lib.explorer build")
 
 
-def test_opened_as_a_file_the_explorer_says_it_needs_a_web_server(site, page):
+def test_opened_as_a_file_the_explorer_says_in_one_sentence_it_needs_http(site, page):
     _, folder, _ = site
     page.goto((folder / "index.html").as_uri())
     status = page.locator(".dcgan-explorer-status")
-    playwright_api.expect(status).to_contain_text("python -m http.server", timeout=10_000)
-    assert "opened as a file" in status.inner_text()
+    playwright_api.expect(status).to_contain_text("served over HTTP", timeout=10_000)
+    text = status.inner_text()
+    assert len(re.findall(r"[.!?](\s|$)", text)) == 1, text  # one sentence
+    assert page.locator(".dcgan-explorer input[type=range]").is_disabled()
 
 
 def test_explorer_html_rejects_a_negative_seed():

@@ -1,5 +1,7 @@
 import io
+import json
 import math
+from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
@@ -9,7 +11,9 @@ from PIL import Image
 
 from dcgan_lib.latent import lerp, sample, slerp
 from dcgan_lib.models import Generator
-from dcgan_lib.widgets import LatentExplorer, latent_explorer, norm_text, to_png
+from dcgan_lib.widgets import DISPLAY_PX, LatentExplorer, latent_explorer, norm_text, to_png
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -40,9 +44,10 @@ def test_explorer_is_a_vbox_of_seeds_path_slider_image_and_label(generator):
         assert id(w) in shown
 
 
-def test_image_is_drawn_before_any_interaction(generator):
+def test_image_is_drawn_before_any_interaction_at_256_pixels(generator):
     box = latent_explorer(generator)
-    assert decode(box.image.value).shape == (160, 160)
+    assert DISPLAY_PX == 256  # large enough to see a digit: 8 screen pixels per MNIST pixel
+    assert decode(box.image.value).shape == (256, 256)  # 16x16 enlarged 16 times
 
 
 def test_moving_the_slider_changes_the_image(generator):
@@ -99,7 +104,7 @@ def test_render_shows_the_generator_output_at_that_latent(generator):
     generator.eval()
     with torch.no_grad():
         expected = (generator(z[None])[0, 0].numpy() + 1) * 127.5
-    shown = decode(png)[::10, ::10].astype(float)  # undo the 10x enlargement
+    shown = decode(png)[::16, ::16].astype(float)  # undo the 16x enlargement
     assert np.abs(shown - expected).max() <= 0.5 + 1e-3  # rounding to whole grey levels
     assert expected.std() > 10  # the comparison is between real images, not flat grey
     assert norm == pytest.approx(z.norm().item(), rel=1e-6)
@@ -139,10 +144,54 @@ def test_explorer_rejects_bad_arguments(generator):
 def test_to_png_enlarges_by_whole_pixels_and_keeps_colour():
     rgb = torch.linspace(-1, 1, 3 * 32 * 32).reshape(3, 32, 32)
     array = decode(to_png(rgb))
-    assert array.shape == (160, 160, 3)
-    assert (array[:5, :5] == array[0, 0]).all()  # one source pixel -> a 5x5 block
+    assert array.shape == (256, 256, 3)
+    assert (array[:8, :8] == array[0, 0]).all()  # one source pixel -> an 8x8 block
+    assert not (array[:9, :9] == array[0, 0]).all()
 
 
 def test_to_png_rejects_a_batch():
     with pytest.raises(ValueError, match=r"\(C, H, W\) tensor with C = 1 or 3, got \(2, 1, 8, 8\)"):
         to_png(torch.zeros(2, 1, 8, 8))
+
+
+def test_the_widget_uses_only_controls_that_colab_s_ipywidgets_7_also_has(generator):
+    # Colab ships ipywidgets 7.7.1; these classes and traits exist in 7.x and 8.x alike
+    box = latent_explorer(generator)
+    assert {type(w).__name__ for w in (box.seed_a, box.seed_b, box.mode, box.t, box.image,
+                                       box.norm_label)} == {
+        "BoundedIntText", "ToggleButtons", "FloatSlider", "Image", "Label"}
+    assert box.image.format == "png"
+
+
+def chapter_five_cells():
+    notebook = json.loads((ROOT / "book" / "05_latent_space.ipynb").read_text())
+    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def test_chapter_five_shows_the_widget_only_where_a_kernel_runs():
+    widget_cells = [c for c in chapter_five_cells() if "latent_explorer(generator)" in
+                    "".join(c["source"])]
+    assert len(widget_cells) == 1
+    # a notebook shows the cell and its live widget; the static page leaves it out
+    assert "remove-cell" in widget_cells[0]["metadata"]["tags"]
+
+
+def test_chapter_five_places_the_in_page_explorer_for_the_static_page():
+    explorer_cells = [c for c in chapter_five_cells() if "explorer_html()" in
+                      "".join(c["source"])]
+    assert len(explorer_cells) == 1
+    assert "remove-input" in explorer_cells[0]["metadata"]["tags"]
+
+
+def test_no_page_of_the_built_book_embeds_widget_state_or_loads_a_widget_manager():
+    pages = sorted((ROOT / "_build" / "html").glob("**/*.html"))
+    if not pages:
+        pytest.skip("the book is not built (bash tools/book.sh)")
+    for page in pages:
+        text = page.read_text(encoding="utf-8", errors="replace")
+        for marker in ("application/vnd.jupyter.widget-state+json",
+                       "application/vnd.jupyter.widget-view+json",
+                       "embed-amd.js", "require.js", "cdn.jsdelivr.net"):
+            assert marker not in text, f"{page.relative_to(ROOT)} holds {marker}"
+    static = ROOT / "_build" / "html" / "_static"
+    assert not (static / "html-manager").exists() and not (static / "requirejs").exists()

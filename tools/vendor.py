@@ -1,9 +1,9 @@
 """Copy the book's JavaScript dependencies into `_vendor/`, served as static files.
 
-The rendered book runs offline: MathJax and the ipywidgets embedding (require.js and
-@jupyter-widgets/html-manager, which draw the saved widget states) come
-from pinned npm packages, fetched once from the npm registry into a cache, checked against
-their published sha512 integrity, and unpacked here. Usage: python tools/vendor.py
+The rendered book runs offline: MathJax comes from a pinned npm package, fetched once
+from the npm registry into a cache, checked against its published sha512 integrity, and
+unpacked here. (The in-page explorer's onnxruntime-web is vendored by
+``python -m dcgan_lib.explorer build``.) Usage: python tools/vendor.py
 """
 
 from __future__ import annotations
@@ -28,13 +28,11 @@ PACKAGES = [
     ("mathjax", "3.2.2",
      "Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
      "package/es5/", "mathjax"),
-    ("requirejs", "2.3.7",
-     "DouTG8T1WanGok6Qjg2SXuCMzszOo0eHeH9hDZ5Y4x8Je+9JB38HdTLT4/VA8OaUhBa0JPVHJ0pyBkM1z+pDsw==",
-     "package/require.js", "requirejs/require.js"),
-    ("@jupyter-widgets/html-manager", "1.0.6",
-     "+Mn+Ra8wyIHrYaUpfmf9A3dsLkt/NuwzPQN8sthdxBD35VV5cOJbpmgMhNR27n/rmP3mKyEe0PWCJrtZrXTXDQ==",
-     "package/dist/", "html-manager"),
 ]
+
+# folders an earlier version vendored (the ipywidgets manager: no page embeds widgets now);
+# html_static_path would still copy them into every build
+RETIRED = ("requirejs", "html-manager")
 
 
 def fetch(name: str, version: str, integrity: str) -> bytes:
@@ -79,6 +77,12 @@ def unpack(blob: bytes, inside: str, dest: Path) -> int:
 
 def main() -> None:
     VENDOR.mkdir(exist_ok=True)
+    for dest in RETIRED:
+        if (VENDOR / dest).is_dir():
+            shutil.rmtree(VENDOR / dest)
+            for stamp in VENDOR.glob(f".{dest}*.version"):
+                stamp.unlink()
+            print(f"removed {VENDOR / dest}: no longer vendored")
     for name, version, integrity, inside, dest in PACKAGES:
         stamp = VENDOR / f".{dest.replace('/', '_')}.version"
         if stamp.is_file() and stamp.read_text() == version:

@@ -1,11 +1,16 @@
 """Sphinx extension for the book: each page lists each script once, the bibliography's
-labels read author-year like the citations, and saved ipywidgets typeset with MathJax 3.
+labels read author-year like the citations, and no page carries dead widgets.
 
 Jupyter Book and sphinx-book-theme both register sphinx-thebe's and sphinx-togglebutton's
 inline configuration scripts (once with the file name None, once with ''), so every page
 declares `const THEBE_JS_URL` twice, a console error. This keeps the first of any scripts
 with the same file and attributes.
 """
+
+from docutils import nodes
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -49,23 +54,33 @@ def _register_author_year_labels():
     register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 
-# @jupyter-widgets/html-manager typesets widget labels through MathJax 2's API
-# (MathJax.Hub.Queue); the book runs MathJax 3, where that call throws. This forwards it.
-MATHJAX2_QUEUE_SHIM = """
-document.addEventListener("DOMContentLoaded", function () {
-  var mj = window.MathJax;
-  if (mj && !mj.Hub) {
-    mj.Hub = {Queue: function (call) {
-      var element = call && call[2];
-      if (mj.typesetPromise) { mj.typesetPromise(element ? [element] : undefined); }
-    }};
-  }
-});
-"""
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _drop_widget_state(app, doctree):
+    """Keep saved ipywidgets out of the static pages.
+
+    A widget needs a kernel; in the HTML it would be a frozen picture of its controls that
+    does not respond, with megabytes of widget-manager JavaScript behind it. A chapter
+    offers its widget only where a kernel runs: the cell is tagged ``remove-cell``, so the
+    notebook shows it and the page does not. Executing that cell still records the
+    widget's state in the notebook's metadata, which myst-nb would embed in the page; this
+    drops it. A widget view left on a page is a warning (an error under ``-W``).
+    """
+    js_files = getattr(app.env, "nb_metadata", {}).get(app.env.docname, {}).get("js_files")
+    if not js_files or "ipywidgets_state" not in js_files:
+        return
+    for key in [k for k in js_files if k.startswith("ipywidgets_")]:
+        del js_files[key]
+    for raw in doctree.findall(nodes.raw):
+        if WIDGET_VIEW in raw.astext():
+            logger.warning("an ipywidget is shown on this page, where no kernel can run it: "
+                           "tag its cell remove-cell", location=raw)
 
 
 def setup(app):
     _register_author_year_labels()
-    app.add_js_file(None, body=MATHJAX2_QUEUE_SHIM)
+    app.connect("doctree-read", _drop_widget_state)
     app.connect("html-page-context", _dedupe_scripts, priority=999)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
