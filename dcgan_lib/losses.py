@@ -10,6 +10,8 @@ keeps the losses finite where D rounds to 0 or 1 in floating point.
 
 Label smoothing replaces the targets 1 and 0 by ``real_label`` (e.g. 0.9) and ``fake_label``.
 A NaN logit gives a NaN loss; the training loop checks every loss and stops there.
+The public functions check their arguments and call the short cores a chapter shows
+(``bce``, ``discriminator_bce``, ``generator_bce``).
 """
 
 from __future__ import annotations
@@ -43,11 +45,31 @@ def _check_temperature(temperature) -> float:
     return float(temperature)
 
 
+def bce(logits, target, temperature=1.0):
+    """Mean binary cross-entropy of D = sigmoid(logits / T) against the target."""
+    scaled = logits / temperature
+    return F.binary_cross_entropy_with_logits(scaled, torch.full_like(scaled, target))
+
+
+def discriminator_bce(real_logits, fake_logits, real_label=1.0, fake_label=0.0,
+                      temperature=1.0):
+    """``(errD_real, errD_fake)``: the real batch scored against ``real_label``, the
+    fake batch against ``fake_label``. Their sum is L_D."""
+    errD_real = bce(real_logits, real_label, temperature)
+    errD_fake = bce(fake_logits, fake_label, temperature)
+    return errD_real, errD_fake
+
+
+def generator_bce(fake_logits, kind="non_saturating", temperature=1.0):
+    """L_G: the non-saturating -mean log D, or the minimax mean log(1 - D)."""
+    if kind == "non_saturating":
+        return bce(fake_logits, 1.0, temperature)  # the fakes scored against "real"
+    return -bce(fake_logits, 0.0, temperature)  # minus the discriminator's loss on them
+
+
 def bce_with_target(logits: torch.Tensor, target: float, temperature: float = 1.0) -> torch.Tensor:
     """Mean binary cross-entropy of sigmoid(logits / T) against a constant target in [0, 1]."""
-    t = _check_temperature(temperature)
-    scaled = logits / t
-    return F.binary_cross_entropy_with_logits(scaled, torch.full_like(scaled, target))
+    return bce(logits, target, _check_temperature(temperature))
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
@@ -58,8 +80,8 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
     fake_logits = _check_logits("fake_logits", fake_logits)
     real_label = _check_label("real_label", real_label)
     fake_label = _check_label("fake_label", fake_label)
-    return (bce_with_target(real_logits, real_label, temperature),
-            bce_with_target(fake_logits, fake_label, temperature))
+    return discriminator_bce(real_logits, fake_logits, real_label, fake_label,
+                             _check_temperature(temperature))
 
 
 def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating",
@@ -72,6 +94,4 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating",
     fake_logits = _check_logits("fake_logits", fake_logits)
     if kind not in GENERATOR_LOSSES:
         raise ValueError(f"kind must be 'minimax' or 'non_saturating', got {kind!r}")
-    if kind == "non_saturating":
-        return bce_with_target(fake_logits, 1.0, temperature)
-    return -bce_with_target(fake_logits, 0.0, temperature)
+    return generator_bce(fake_logits, kind, _check_temperature(temperature))

@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from dcgan_lib.book import listing
 from dcgan_lib.dynamics import (
+    frequency_from_zeros,
     game_value,
     gradient_steps,
     linear_gan_jacobian,
+    rk4_path,
     simulate_linear_gan,
+    take_steps,
     zero_crossing_frequency,
 )
 from dcgan_lib.theory import linear_gan_eigenvalues, linear_gan_frequency
@@ -153,3 +157,9 @@ def test_zero_crossing_frequency_rejects_mismatched_shapes():
 def test_frequency_is_zero_at_the_boundary_gap_of_two():
     assert linear_gan_frequency(2.0, 0.0) == 0.0
     assert math.isclose(linear_gan_frequency(1.99, 0.0), math.sqrt(4 - 1.99**2) / 2)
+
+
+@pytest.mark.parametrize("core", [game_value, rk4_path, frequency_from_zeros, take_steps])
+def test_the_functions_chapter_4_shows_fit_a_page_listing(core):
+    # listing refuses a function that raises, is wider than 88 columns or longer than 60 lines
+    assert listing(core).startswith("# dcgan_lib/dynamics.py\n")

@@ -6,7 +6,15 @@ import re
 import pytest
 import torch
 
-from dcgan_lib.losses import bce_with_target, discriminator_loss, generator_loss
+from dcgan_lib.book import listing
+from dcgan_lib.losses import (
+    bce,
+    bce_with_target,
+    discriminator_bce,
+    discriminator_loss,
+    generator_bce,
+    generator_loss,
+)
 from dcgan_lib.theory import generator_logit_grad
 
 B = 64
@@ -182,3 +190,9 @@ def test_unknown_generator_loss_raises_naming_it():
     with pytest.raises(ValueError, match="got 'wasserstein'"):
         generator_loss(torch.zeros(B), kind="wasserstein")
 
+
+
+@pytest.mark.parametrize("core", [bce, discriminator_bce, generator_bce])
+def test_the_loss_functions_chapter_4_shows_fit_a_page_listing(core):
+    # listing refuses a function that raises, is wider than 88 columns or longer than 60 lines
+    assert listing(core).startswith("# dcgan_lib/losses.py\n")

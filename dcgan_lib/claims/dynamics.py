@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from .. import losses, theory
+from .. import dynamics, losses, theory
 from .record import Claim, seeded
 
 
@@ -37,27 +37,14 @@ def _losses() -> list[Claim]:
 
 
 def _spiral(lambda_g: float, lambda_d: float) -> list[Claim]:
-    J = np.array([[-lambda_g, -1.0], [1.0, -lambda_d]])
-    eig = np.linalg.eigvals(J)
+    eig = np.linalg.eigvals(dynamics.linear_gan_jacobian(lambda_g, lambda_d))
     closed = theory.linear_gan_eigenvalues(lambda_g, lambda_d)
 
     # Integrate d(theta, phi)/dt = (-phi - lg theta, theta - ld phi) with RK4 and count the
-    # sign changes of theta after removing the decay: k changes in time T give pi k / T.
-    def flow(v):
-        return np.array([-v[1] - lambda_g * v[0], v[0] - lambda_d * v[1]])
-
+    # sign changes of theta: k changes in time T give pi k / T.
     dt, T = 2e-3, 60.0
-    v = np.array([1.0, 0.0])
-    signs, t = [], 0.0
-    for _ in range(int(T / dt)):
-        k1 = flow(v)
-        k2 = flow(v + dt / 2 * k1)
-        k3 = flow(v + dt / 2 * k2)
-        k4 = flow(v + dt * k3)
-        v = v + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        t += dt
-        signs.append(np.sign(v[0]))
-    crossings = int((np.diff(signs) != 0).sum())
+    _, theta, _ = dynamics.simulate_linear_gan(lambda_g, lambda_d, 1.0, 0.0, t_max=T, dt=dt)
+    crossings = int((np.diff(np.sign(theta)) != 0).sum())
     omega = theory.linear_gan_frequency(lambda_g, lambda_d)
     pair = f"(lambda_g, lambda_d) = ({lambda_g:g}, {lambda_d:g})"
     return [
