@@ -59,7 +59,9 @@ def norm_layer(norm: str, channels: int) -> nn.Module:
 
 
 def weights_init(module: nn.Module) -> None:
-    """DCGAN initialisation: conv weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0."""
+    """DCGAN's initialisation: conv weights ~ N(0, 0.02), norm scales ~ N(1, 0.02).
+
+    Biases and norm shifts start at 0. Apply with ``net.apply(weights_init)``."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
