@@ -235,7 +235,7 @@ def test_fresh_colab_lacks_dcgan_lib_until_the_setup_cell_installs_it_keeping_co
         fresh_colab, clone, colab_base, tmp_path):
     python, execute = fresh_colab
     before = subprocess.run([python, "-c", "import dcgan_lib"], cwd=tmp_path,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=emulation.process_env())
     assert "No module named 'dcgan_lib'" in before.stderr
     repo, _ = clone
     setup = emulation.colab_notebook(repo, REPO / "book/01_principles.ipynb").cells[0]

@@ -167,6 +167,17 @@ def base_environment(python: Path, full: bool = False, constraints: Path = CONST
     return base
 
 
+# what this process's environment must not pass on to a runtime (Colab sets none of them)
+NOT_ON_COLAB = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "MPLBACKEND", "DCGAN_DATA",
+                "DCGAN_QUICK", "PYTHONWARNINGS")
+
+
+def process_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without what Colab lacks, then ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k not in NOT_ON_COLAB}
+    return {**clean, **(env or {})}
+
+
 def fresh_runtime(folder: Path, base: Path, python: Path) -> Path:
     """A new interpreter in ``folder`` that sees ``base`` and believes it runs on Colab."""
     subprocess.run([str(python), "-m", "venv", "--without-pip", str(folder)], check=True)
@@ -221,7 +232,7 @@ def execute(nb, python: Path, env: dict[str, str], cwd: Path, timeout: int = 900
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     try:
         NotebookClient(nb, km=km, timeout=timeout, allow_errors=False,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
+                       resources={"metadata": {"path": str(cwd)}}).execute(env=process_env())
     finally:
         shutil.rmtree(kernels, ignore_errors=True)
     return nb
@@ -249,7 +260,7 @@ def warnings_shown(nb) -> list[str]:
 
 def pip_check(python: Path) -> str:
     """What ``pip check`` says in the runtime of interpreter ``python``."""
-    out = pip(python, "check", capture_output=True, text=True)
+    out = pip(python, "check", capture_output=True, text=True, env=process_env())
     return (out.stdout + out.stderr).strip()
 
 
