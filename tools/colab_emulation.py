@@ -211,7 +211,7 @@ def runtime_env(base: Path, repo: Path, branch: str, all_warnings: bool = False
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # the kernel's debugger: no note on stderr
     }
     if all_warnings:
-        env["PYTHONWARNINGS"] = "default"
+        env["PYTHONWARNINGS"] = "always"
     mnist = find_local("mnist")
     if mnist is not None:  # Colab downloads MNIST; here the local copy stands in for it
         env["DCGAN_DATA"] = str(mnist.parent)
@@ -250,12 +250,14 @@ def colab_notebook(repo: Path, path: Path):
 
 
 def warnings_shown(nb) -> list[str]:
-    """The warnings a reader would see under the notebook's cells (stderr lines)."""
+    """The warnings shown under the notebook's cells, once per cell and message, each as
+    ``"cell 7 (c007): path.py:12: DeprecationWarning: ..."``."""
     found = []
     for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("name") == "stderr" and "Warning" in out.get("text", ""):
-                found.append(f"cell {i}: {out['text'].strip()}")
+        lines = [line.strip() for out in cell.get("outputs", []) if out.get("name") == "stderr"
+                 for line in out.get("text", "").splitlines() if "Warning:" in line]
+        for line in dict.fromkeys(lines):
+            found.append(f"cell {i} ({cell.get('id', '?')}): {line}")
     return found
 
 
