@@ -52,11 +52,17 @@ TORCH_FAMILY = (*TORCH, "torchaudio", "torchcodec", "torchao", "torchdata", "tor
                 "torchtune")
 
 
+# CUDA libraries: the index's torch is a CUDA build that pins its own (Colab's CPU runtime
+# has a CPU build of torch, and other packages' CUDA pins that would contradict it)
+CUDA_PREFIXES = ("nvidia-", "cuda-", "triton")
+
+
 def colab_pins(constraints: Path = CONSTRAINTS, keep_torch: bool = False) -> list[str]:
-    """Colab's ``name==version`` pins, without the torch family unless ``keep_torch``."""
+    """Colab's ``name==version`` pins, without the CUDA libraries and, unless ``keep_torch``,
+    without the torch family."""
     pins = colab.colab_versions(constraints)
     return [f"{name}=={version}" for name, version in pins.items()
-            if keep_torch or name not in TORCH_FAMILY]
+            if (keep_torch or name not in TORCH_FAMILY) and not name.startswith(CUDA_PREFIXES)]
 
 
 def pip(python: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
