@@ -134,8 +134,9 @@ def base_environment(python: Path, full: bool = False, constraints: Path = CONST
     a fresh runtime puts on its path (Colab's packages, then this environment's torch when not
     ``full``), and the ``google.colab`` marker. Built once per constraints, Python and fidelity.
     """
+    linked = "" if full else f"{sys.prefix} torch {distribution('torch').version}"
     key = hashlib.sha256("\n".join([Path(constraints).read_text(), python_tag(python),
-                                    str(full), *PREINSTALLED]).encode()).hexdigest()[:16]
+                                    str(full), linked, *PREINSTALLED]).encode()).hexdigest()[:16]
     base = CACHE / f"base-{'full' if full else 'ci'}-{python_tag(python)}-{key}"
     if (base / "paths.txt").is_file():
         return base
