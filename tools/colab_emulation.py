@@ -297,8 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="colab-emulation-") as tmp:
         tmp = Path(tmp)
         repo, branch = clone(tmp / "repo")
-        notebooks = args.notebooks or [p.relative_to(repo) for p in colab.notebooks(repo)
-                                       if "solutions" in p.parts or p.parts[0] == "book"]
+        every = [p.relative_to(repo) for p in colab.notebooks(repo)]
+        notebooks = args.notebooks or [p for p in every
+                                       if p.parts[0] == "book" or "solutions" in p.parts]
         failed = 0
         for i, rel in enumerate(notebooks):
             python = fresh_runtime(tmp / f"venv{i}", base, args.python)
