@@ -242,6 +242,8 @@ def execute(nb, python: Path, env: dict[str, str], cwd: Path, timeout: int = 900
         NotebookClient(nb, km=km, timeout=timeout, allow_errors=False,
                        resources={"metadata": {"path": str(cwd)}}).execute(env=process_env())
     finally:
+        if km.has_kernel:  # a client given its manager leaves the kernel running
+            km.shutdown_kernel(now=True)
         shutil.rmtree(kernels, ignore_errors=True)
     return nb
 
