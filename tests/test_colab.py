@@ -238,7 +238,7 @@ def test_fresh_colab_lacks_dcgan_lib_until_the_setup_cell_installs_it_keeping_co
                             capture_output=True, text=True, env=emulation.process_env())
     assert "No module named 'dcgan_lib'" in before.stderr
     repo, _ = clone
-    setup = emulation.colab_notebook(repo, REPO / "book/01_principles.ipynb").cells[0]
+    setup = emulation.colab_notebook(repo, repo / "book/01_principles.ipynb").cells[0]
     probe = ("import dcgan_lib, ipywidgets, matplotlib, numpy, torch\n"
              "print(dcgan_lib.__file__, torch.__file__)\n"
              "print(numpy.__version__, matplotlib.__version__, ipywidgets.__version__)")
@@ -262,6 +262,7 @@ def run_committed(clone, execute, pattern: str):
         pytest.skip(f"no notebook matching {pattern} is committed yet")
     nb = execute(emulation.colab_notebook(repo, found[0]))
     assert emulation.warnings_shown(nb) == []
+    return nb
 
 
 @pytest.mark.slow
@@ -271,7 +272,10 @@ def test_chapter_1_runs_top_to_bottom_in_a_fresh_colab(fresh_colab, clone):
 
 @pytest.mark.slow
 def test_chapter_5_with_its_live_widget_runs_top_to_bottom_in_a_fresh_colab(fresh_colab, clone):
-    run_committed(clone, fresh_colab[1], "book/05_latent_space.ipynb")
+    nb = run_committed(clone, fresh_colab[1], "book/05_latent_space.ipynb")
+    views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert views  # the explorer is shown as a live widget, with Colab's ipywidgets 7.7.1
 
 
 @pytest.mark.slow
