@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 # A figure at most this wide (inches) shows at its own size in the book's 688-px column, so
@@ -33,8 +34,9 @@ def use_book_style() -> None:
     set_matplotlib_formats("svg")
 
 
-def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> torch.Tensor:
-    """Tile ``(B, C, H, W)`` images in [-1, 1] into one ``(H', W', C)`` array in [0, 1]."""
+def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
+    """Tile ``(B, C, H, W)`` images in [-1, 1] into one ``(H', W', C)`` numpy array in [0, 1],
+    ready for ``imshow`` (which warns about a torch tensor under numpy 2)."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"images must be a (B, C, H, W) tensor, got {got}")
@@ -49,7 +51,7 @@ def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> torch.Tenso
         r, k = divmod(i, nrow)
         top, left = pad + r * (h + pad), pad + k * (w + pad)
         grid[:, top:top + h, left:left + w] = x[i]
-    return grid.permute(1, 2, 0)
+    return grid.permute(1, 2, 0).numpy()
 
 
 def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None,

@@ -1,31 +1,30 @@
 """The Colab setup cell: generated from _config.yml, kept in sync, and working on a fresh Colab.
 
-The slow tests emulate a fresh Colab runtime: a new virtual environment that sees only
-Colab's preinstalled packages (torch, torchvision, numpy, matplotlib, ipywidgets and the
-kernel, linked from this project's environment rather than copied), imports a
-``google.colab`` marker module at start-up as Colab's kernel does, and installs
-``dcgan_lib`` from a fresh clone of the committed repository through the setup cell.
+The slow tests emulate a fresh Colab runtime with tools/colab_emulation.py: a new virtual
+environment that sees Colab's preinstalled packages at the versions Colab publishes
+(colab-constraints.txt) for everything but Python and torch, which come from this machine
+(Python 3.11, this environment's torch, linked); it imports a ``google.colab`` marker module
+at start-up as Colab's kernel does, and installs ``dcgan_lib`` from a fresh clone of the
+committed repository through the setup cell. tools/colab_emulate.sh runs the same with
+Python 3.13 and Colab's own torch.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import types
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
-from dcgan_lib import colab
-from dcgan_lib.data import find_local
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
+import colab  # noqa: E402  (tools/colab.py)
+import colab_emulation as emulation  # noqa: E402
+
 CONFIG = """\
 title: "A book"
 repository:
@@ -33,6 +32,7 @@ repository:
   branch: {branch}
 """
 REQUIREMENTS = "torch>=2.2\nnumpy>=1.24  # Colab has it\nsafetensors>=0.4\ntqdm>=4.60\n"
+CONSTRAINTS = "# Colab's versions\ntorch==2.11.0  # a build tag\nnumpy==2.1.3\ntqdm==4.67.3\n"
 
 
 # ---------------------------------------------------------------------------------------
@@ -41,6 +41,7 @@ REQUIREMENTS = "torch>=2.2\nnumpy>=1.24  # Colab has it\nsafetensors>=0.4\ntqdm>
 def make_book(root: Path, url="https://example.org/me/book", branch="main") -> list[Path]:
     (root / "_config.yml").write_text(CONFIG.format(url=url, branch=branch))
     (root / "requirements.txt").write_text(REQUIREMENTS)
+    (root / "colab-constraints.txt").write_text(CONSTRAINTS)
     paths = [root / "book/01_a.ipynb", root / "exercises/01_a.ipynb",
              root / "exercises/solutions/01_a.ipynb"]
     for path in paths:
@@ -118,13 +119,48 @@ def test_sync_moves_a_misplaced_setup_cell_to_the_top_without_duplicating_it(tmp
     assert [("colab-setup" in c.metadata.get("tags", [])) for c in cells] == [True, False, False]
 
 
-def test_setup_cell_installs_only_what_colab_lacks():
-    source = colab.setup_source("https://example.org/b", "main",
-                                colab.colab_lacks(REPO / "requirements.txt"))
-    assert '"safetensors>=0.4"' in source and '"tqdm>=4.60"' in source
-    for preinstalled in colab.COLAB_HAS:
+def test_setup_cell_installs_only_what_colab_lacks(tmp_path):
+    make_book(tmp_path)
+    lacks = colab.colab_lacks(tmp_path / "requirements.txt", tmp_path / "colab-constraints.txt")
+    assert lacks == ["safetensors>=0.4"]
+    source = colab.setup_source("https://example.org/b", "main", lacks)
+    assert '"safetensors>=0.4"' in source
+    for preinstalled in ("torch", "numpy", "tqdm"):
         assert f'"{preinstalled}' not in source  # never reinstall Colab's torch & co.
     assert '"--no-deps"' in source  # so dcgan-lib's own torch>=2.2 cannot pull a new torch
+
+
+def test_colab_has_every_requirement_so_the_setup_cell_installs_only_dcgan_lib():
+    lacks = colab.colab_lacks(REPO / "requirements.txt", REPO / "colab-constraints.txt")
+    assert lacks == []
+    source = colab.setup_source("https://example.org/b", "main", lacks)
+    installs = [line for line in source.splitlines() if "subprocess.run" in line]
+    assert installs == ['    subprocess.run([*pip, "--no-deps", f"git+{url}@{branch}"], '
+                        'check=True)']
+
+
+def test_every_requirement_admits_the_version_colab_ships():
+    pins = colab.colab_versions(REPO / "colab-constraints.txt")
+    for line in colab.requirement_lines(REPO / "requirements.txt"):
+        req = Requirement(line)
+        assert req.specifier.contains(pins[colab.requirement_name(line)]), line
+    assert colab.colab_conflicts(REPO / "requirements.txt", REPO / "colab-constraints.txt") == []
+
+
+def test_the_constraints_file_says_where_it_comes_from_and_pins_colabs_versions():
+    text = (REPO / "colab-constraints.txt").read_text()
+    assert "googlecolab/backend-info" in text and "2026-08-19" in text
+    pins = colab.colab_versions(REPO / "colab-constraints.txt")
+    assert {name: pins[name] for name in ("torch", "torchvision", "numpy", "ipywidgets")} == {
+        "torch": "2.11.0", "torchvision": "0.26.0", "numpy": "2.1.3", "ipywidgets": "7.7.1"}
+
+
+def test_check_refuses_a_requirement_colabs_version_does_not_satisfy(tmp_path, capsys):
+    make_book(tmp_path)
+    colab.sync(tmp_path)
+    (tmp_path / "requirements.txt").write_text("numpy>=2.2\n")
+    assert colab.main(["sync", "--check", "--root", str(tmp_path)]) == 1
+    assert "numpy>=2.2 (Colab has 2.1.3)" in capsys.readouterr().err
 
 
 def test_missing_repository_url_is_a_clear_error(tmp_path):
@@ -162,156 +198,86 @@ def test_setup_cell_on_colab_installs_from_config_url_unless_overridden(monkeypa
 # ---------------------------------------------------------------------------------------
 # a fresh Colab, emulated
 
-COLAB_BASE = ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "ipykernel", "pip")
-
-
-def installed_closure(names) -> list:
-    """The installed distributions ``names`` need, with all their (non-extra) dependencies."""
-    seen, todo = {}, list(names)
-    while todo:
-        name = canonicalize_name(todo.pop())
-        if name in seen:
-            continue
-        try:
-            dist = distribution(name)
-        except PackageNotFoundError:  # a dependency this platform does not install
-            continue
-        seen[name] = dist
-        for line in dist.requires or []:
-            req = Requirement(line)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
-    return list(seen.values())
+@pytest.fixture(scope="session")
+def colab_base() -> Path:
+    """Colab's packages at Colab's versions (built once, cached), this environment's torch."""
+    return emulation.base_environment(Path(sys._base_executable))
 
 
 @pytest.fixture(scope="session")
-def colab_base(tmp_path_factory) -> Path:
-    """A folder of links to Colab's preinstalled packages, and a google.colab marker."""
-    base = tmp_path_factory.mktemp("colab-base")
-    for dist in installed_closure(COLAB_BASE):
-        for top in {f.parts[0] for f in dist.files or []}:
-            if top in ("..", "__pycache__") or top.endswith(".pth") or (base / top).exists():
-                continue
-            (base / top).symlink_to(Path(dist.locate_file(top)).resolve())
-    assert not (base / "google").exists()
-    (base / "google").mkdir()
-    (base / "google" / "colab.py").write_text('"""Marks this runtime as Google Colab."""\n')
-    return base
-
-
-@pytest.fixture(scope="session")
-def clone(tmp_path_factory) -> Path:
-    """A fresh clone of the committed repository: what Colab would install from."""
-    path = tmp_path_factory.mktemp("clone") / "book"
-    subprocess.run(["git", "clone", "--quiet", str(REPO), str(path)], check=True)
-    return path
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory) -> Path:
-    """Wheels of what Colab lacks plus setuptools (to build dcgan-lib), so installs run offline.
-
-    Kept in ~/.cache/dcgan-wheels; filled from the package index only when it lacks one.
-    """
-    wanted = ["setuptools>=68", *colab.colab_lacks(REPO / "requirements.txt")]
-    cache = Path("~/.cache/dcgan-wheels").expanduser()
-    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(cache)]
-    offline = subprocess.run([*pip, "--no-index", "--find-links", str(cache), *wanted],
-                             capture_output=True)
-    if offline.returncode != 0:
-        subprocess.run([*pip, *wanted], check=True)
-    return cache
+def clone(tmp_path_factory) -> tuple[Path, str]:
+    """A fresh clone of the committed repository (what Colab would install from), its branch."""
+    return emulation.clone(tmp_path_factory.mktemp("clone") / "book")
 
 
 @pytest.fixture
-def fresh_colab(tmp_path, colab_base, clone, wheelhouse):
-    """A new Colab-like interpreter and a function that executes a notebook in it."""
-    venv = tmp_path / "venv"
-    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                              "['purelib'])"], capture_output=True, text=True, check=True)
-    (Path(purelib.stdout.strip()) / "colab_base.pth").write_text(
-        f"{colab_base}\nimport google.colab\n")
+def fresh_colab(tmp_path, colab_base, clone):
+    """A new Colab-like interpreter and a function that runs a notebook in it, in an empty
+    working folder as Colab's /content."""
+    python = emulation.fresh_runtime(tmp_path / "venv", colab_base, Path(sys._base_executable))
+    env = emulation.runtime_env(colab_base, *clone)
+    content = tmp_path / "content"
+    content.mkdir()
 
-    env = {
-        "DCGAN_REPO_URL": f"file://{clone}",
-        "DCGAN_REPO_BRANCH": subprocess.run(["git", "-C", str(clone), "branch", "--show-current"],
-                                            capture_output=True, text=True).stdout.strip(),
-        "DCGAN_QUICK": "1",
-        # Colab downloads MNIST through torchvision; here the local copy stands in for it
-        "DCGAN_DATA": str(find_local("mnist").parent),
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(wheelhouse),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    }
-    kernels = tmp_path / "kernels"
-    (kernels / "colab").mkdir(parents=True)
-    (kernels / "colab" / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Colab (emulated)", "language": "python", "env": env}))
-
-    def execute(nb, cwd: Path):
-        from jupyter_client.kernelspec import KernelSpecManager
-        from jupyter_client.manager import KernelManager
-
-        km = KernelManager(kernel_name="colab",
-                           kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
-        NotebookClient(nb, km=km, timeout=600, allow_errors=False,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
-        return nb
+    def execute(nb):
+        return emulation.execute(nb, python, env, content)
 
     return python, execute
 
 
-def colab_notebook(root: Path, path: Path):
-    """The notebook as Colab runs it: the setup cell (from the clone's _config.yml) first."""
-    url, branch = colab.read_repository(root / "_config.yml")
-    source = colab.setup_source(url, branch, colab.colab_lacks(root / "requirements.txt"))
-    return colab.synced(nbformat.read(path, as_version=4), source)
-
-
 def code_outputs(nb) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
+                   for o in c.outputs if o.get("name") == "stdout")
 
 
 @pytest.mark.slow
-def test_fresh_colab_lacks_dcgan_lib_until_the_setup_cell_installs_it_keeping_torch(
+def test_fresh_colab_lacks_dcgan_lib_until_the_setup_cell_installs_it_keeping_colabs_packages(
         fresh_colab, clone, colab_base, tmp_path):
     python, execute = fresh_colab
     before = subprocess.run([python, "-c", "import dcgan_lib"], cwd=tmp_path,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=emulation.process_env())
     assert "No module named 'dcgan_lib'" in before.stderr
-    url, branch = colab.read_repository(clone / "_config.yml")
-    cells = [colab.setup_cell(colab.setup_source(url, branch,
-                                                 colab.colab_lacks(clone / "requirements.txt"))),
-             nbformat.v4.new_code_cell(
-                 "import dcgan_lib, safetensors, torch, tqdm\n"
-                 "print(dcgan_lib.__file__); print(torch.__file__)")]
-    nb = execute(nbformat.v4.new_notebook(cells=cells), tmp_path)
-    dcgan_file, torch_file = code_outputs(nb).split()
+    repo, _ = clone
+    setup = emulation.colab_notebook(repo, repo / "book/01_principles.ipynb").cells[0]
+    probe = ("import dcgan_lib, ipywidgets, matplotlib, numpy, torch\n"
+             "print(dcgan_lib.__file__, torch.__file__)\n"
+             "print(numpy.__version__, matplotlib.__version__, ipywidgets.__version__)")
+    nb = execute(nbformat.v4.new_notebook(cells=[setup, nbformat.v4.new_code_cell(probe)]))
+    dcgan_file, torch_file, *versions = code_outputs(nb).split()
     assert Path(dcgan_file).is_relative_to(tmp_path / "venv")  # installed, not the checkout
-    assert Path(torch_file).is_relative_to(colab_base)  # Colab's torch, untouched
-    assert not list((tmp_path / "venv").glob("lib/*/site-packages/torch"))
+    assert Path(torch_file).is_relative_to(colab_base)  # the runtime's torch, untouched
+    pins = colab.colab_versions(REPO / "colab-constraints.txt")
+    assert versions == [pins["numpy"], pins["matplotlib"], pins["ipywidgets"]]
+    installed = sorted(p.name for p in (tmp_path / "venv").glob("lib/*/site-packages/*")
+                       if p.suffix == ".dist-info")
+    assert [name.split("-")[0] for name in installed] == ["dcgan_lib"]  # and nothing else
+    assert emulation.pip_check(python, stand_ins=emulation.TORCH) == []  # clean but for
+    # this machine's torch 2.14, which asks for newer setuptools than Colab's: not Colab's
 
 
-def committed(clone: Path, pattern: str) -> Path:
-    found = sorted(clone.glob(pattern))
+def run_committed(clone, execute, pattern: str):
+    repo, _ = clone
+    found = sorted(repo.glob(pattern))
     if not found:
         pytest.skip(f"no notebook matching {pattern} is committed yet")
-    return found[0]
+    nb = execute(emulation.colab_notebook(repo, found[0]))
+    assert emulation.warnings_shown(nb) == []
+    return nb
 
 
 @pytest.mark.slow
 def test_chapter_1_runs_top_to_bottom_in_a_fresh_colab(fresh_colab, clone):
-    path = committed(clone, "book/01_principles.ipynb")
-    _, execute = fresh_colab
-    execute(colab_notebook(clone, path), path.parent)
+    run_committed(clone, fresh_colab[1], "book/01_principles.ipynb")
+
+
+@pytest.mark.slow
+def test_chapter_5_with_its_live_widget_runs_top_to_bottom_in_a_fresh_colab(fresh_colab, clone):
+    nb = run_committed(clone, fresh_colab[1], "book/05_latent_space.ipynb")
+    views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert views  # the explorer is shown as a live widget, with Colab's ipywidgets 7.7.1
 
 
 @pytest.mark.slow
 def test_an_exercise_notebook_runs_top_to_bottom_in_a_fresh_colab(fresh_colab, clone):
-    path = committed(clone, "exercises/solutions/*.ipynb")
-    _, execute = fresh_colab
-    execute(colab_notebook(clone, path), path.parent)
+    run_committed(clone, fresh_colab[1], "exercises/solutions/*.ipynb")

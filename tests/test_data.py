@@ -1,7 +1,13 @@
 """MNIST and Fashion-MNIST loading: ranges, padding, checksums, clear errors."""
 
+import contextlib
+import functools
 import gzip
+import http.server
 import shutil
+import socket
+import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -110,3 +116,114 @@ def test_quick_mode_env_var_is_read_and_validated(monkeypatch):
     monkeypatch.setenv("DCGAN_QUICK", "maybe")
     with pytest.raises(ValueError, match="DCGAN_QUICK must be one of .* got 'maybe'"):
         quick_mode()
+
+
+
+# ---------------------------------------------------------------------------------------
+# the download Colab makes: no local copy, torchvision fetches the .gz files and checks md5.
+# A server on 127.0.0.1 stands in for torchvision's mirrors; nothing leaves this machine.
+
+LOCAL_MNIST = data.find_local("mnist")  # what the server serves; found before any patching
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no line per request on stderr
+        pass
+
+
+@contextlib.contextmanager
+def serving(folder: Path):
+    """``http://127.0.0.1:PORT/`` serving the files of ``folder``, for the ``with`` block."""
+    handler = functools.partial(_QuietFiles, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mirrors(tmp_path, monkeypatch):
+    """An empty download cache, no proxy, and a function that sets torchvision's MNIST
+    mirrors (none until it is called, so nothing ever reaches the network)."""
+    import torchvision
+
+    monkeypatch.setattr(data, "CACHE", tmp_path / "cache")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")  # the loopback server, never through a proxy
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [])
+    data.clear_cache()
+    yield lambda *urls: monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", list(urls))
+    data.clear_cache()
+
+
+def as_on_colab(monkeypatch) -> None:
+    """No local copy of the data anywhere, as in a fresh Colab runtime."""
+    monkeypatch.delenv("DCGAN_DATA", raising=False)
+    monkeypatch.setattr(data, "find_local", lambda dataset: None)
+    data.clear_cache()
+
+
+def served_copy(tmp_path: Path) -> Path:
+    """A copy of the four official MNIST files, to serve (and, in a test, to spoil)."""
+    folder = tmp_path / "served"
+    shutil.copytree(LOCAL_MNIST, folder)
+    return folder
+
+
+needs_mnist = pytest.mark.skipif(LOCAL_MNIST is None, reason="no local copy of MNIST to serve")
+
+
+@needs_mnist
+def test_without_a_local_copy_mnist_is_downloaded_md5_checked_and_equals_the_local_files(
+        mirrors, tmp_path, monkeypatch):
+    local = {split: data.load("mnist", split) for split in data.SPLITS}
+    as_on_colab(monkeypatch)
+    with serving(served_copy(tmp_path)) as url:
+        mirrors(url)
+        downloaded = {split: data.load("mnist", split) for split in data.SPLITS}
+    for split in data.SPLITS:
+        assert torch.equal(downloaded[split][0], local[split][0])
+        assert torch.equal(downloaded[split][1], local[split][1])
+    raw = tmp_path / "cache" / "MNIST" / "raw"
+    for name, md5 in data.MD5["mnist"].items():
+        assert data.md5sum(raw / name) == md5  # torchvision kept the checked .gz files
+
+
+@needs_mnist
+def test_a_corrupt_download_is_refused_in_one_sentence(mirrors, tmp_path, monkeypatch):
+    as_on_colab(monkeypatch)
+    served = served_copy(tmp_path)
+    labels = served / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-100])  # a download cut short
+    with serving(served) as url:
+        mirrors(url)
+        with pytest.raises(data.DataError) as caught:
+            data.load("mnist", "test")
+    message = str(caught.value)
+    assert message.startswith("mnist is not in a local folder (DCGAN_DATA, shared/data) and "
+                              "could not be downloaded")
+    assert message.endswith("set DCGAN_DATA=<folder>") and "\n" not in message
+    assert caught.value.__suppress_context__  # one sentence, not torchvision's traceback
+
+
+def test_an_unreachable_server_is_reported_in_one_sentence(mirrors, monkeypatch):
+    as_on_colab(monkeypatch)
+    mirrors(f"http://127.0.0.1:{unused_port()}/")  # nothing listens there
+    with pytest.raises(data.DataError) as caught:
+        data.load("mnist", "test")
+    message = str(caught.value)
+    assert message.startswith("mnist is not in a local folder (DCGAN_DATA, shared/data) and "
+                              "could not be downloaded")
+    assert message.endswith("set DCGAN_DATA=<folder>") and "\n" not in message
+    assert caught.value.__suppress_context__

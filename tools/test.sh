@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash tools/env.sh
 [ -x /usr/bin/chromium ] || bash tools/apt.sh chromium
 .venv/bin/ruff check .
-.venv/bin/python -m dcgan_lib.colab sync --check
+.venv/bin/python tools/colab.py sync --check
 bash tools/book.sh
 .venv/bin/python -m dcgan_lib.exercises generate --check
 export DCGAN_QUICK=1 MPLBACKEND=Agg

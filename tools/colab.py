@@ -1,16 +1,18 @@
-"""The setup cell that lets every notebook run in Google Colab.
+"""The setup cell that lets every notebook run in Google Colab (a maintenance tool).
 
-Colab starts with torch, torchvision, numpy, matplotlib and ipywidgets but without
-``dcgan_lib``. The first cell of every chapter and exercise notebook therefore installs
-``dcgan_lib`` from the book's repository, at the book's branch, together with the few
-requirements Colab lacks, and never reinstalls Colab's own torch. Outside Colab the
-cell does nothing.
+Colab starts with torch, torchvision, numpy, matplotlib, ipywidgets, safetensors and tqdm
+but without ``dcgan_lib``. The first cell of every chapter and exercise notebook therefore
+installs ``dcgan_lib`` from the book's repository, at the book's branch, with ``--no-deps``,
+together with any requirement Colab lacks altogether; it never reinstalls or upgrades what
+Colab has. Outside Colab the cell does nothing. Colab's versions are those in
+``colab-constraints.txt``; every range in ``requirements.txt`` must admit them, so that
+``pip check`` stays clean after the cell (``sync --check`` refuses otherwise).
 
 The repository URL and branch have one home, ``repository: url:`` and ``branch:`` in
 ``_config.yml``; the cells are generated from it and never edited by hand:
 
-    python -m dcgan_lib.colab sync            # insert or update the cell everywhere
-    python -m dcgan_lib.colab sync --check    # exit 1 if any notebook is out of date
+    python tools/colab.py sync            # insert or update the cell everywhere
+    python tools/colab.py sync --check    # exit 1 if any notebook is out of date
 
 The generated cell reads the environment variables ``DCGAN_REPO_URL`` and
 ``DCGAN_REPO_BRANCH`` first, so that a copy of the repository (a fork, a local clone in
@@ -26,10 +28,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CONSTRAINTS = "colab-constraints.txt"  # Colab's preinstalled versions, beside _config.yml
 NOTEBOOK_GLOBS = ("book/*.ipynb", "exercises/*.ipynb", "exercises/solutions/*.ipynb")
 CELL_ID = "colab-setup"
 CELL_TAGS = ["colab-setup", "remove-cell"]  # remove-cell: the rendered book hides it
-COLAB_HAS = ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets")
 
 
 def read_repository(config: Path) -> tuple[str, str]:
@@ -55,21 +57,53 @@ def requirement_name(line: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()
 
 
-def colab_lacks(requirements: Path) -> list[str]:
-    """The lines of ``requirements.txt`` that Colab does not already provide, in file order."""
-    lines = []
-    for raw in Path(requirements).read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line and requirement_name(line) not in COLAB_HAS:
-            lines.append(line)
-    return lines
+def requirement_lines(path: Path) -> list[str]:
+    """The requirement lines of a requirements or constraints file, comments dropped."""
+    lines = (raw.split("#", 1)[0].strip() for raw in Path(path).read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def colab_versions(constraints: Path) -> dict[str, str]:
+    """Colab's preinstalled ``{normalised name: version}`` from its ``name==version`` pins."""
+    pins = {}
+    for line in requirement_lines(constraints):
+        name, sep, version = line.partition("==")
+        if sep:
+            pins[requirement_name(name)] = version.strip()
+    return pins
+
+
+def colab_lacks(requirements: Path, constraints: Path) -> list[str]:
+    """The lines of ``requirements.txt`` naming a package Colab does not have, in file order."""
+    has = colab_versions(constraints)
+    return [line for line in requirement_lines(requirements) if requirement_name(line) not in has]
+
+
+def colab_conflicts(requirements: Path, constraints: Path) -> list[str]:
+    """The requirements that Colab's own version of the package does not satisfy, each as
+    ``"ipywidgets>=8.0 (Colab has 7.7.1)"``."""
+    from packaging.requirements import Requirement
+
+    has = colab_versions(constraints)
+    conflicts = []
+    for line in requirement_lines(requirements):
+        version = has.get(requirement_name(line))
+        if version is not None and not Requirement(line).specifier.contains(version,
+                                                                             prereleases=True):
+            conflicts.append(f"{line} (Colab has {version})")
+    return conflicts
 
 
 def setup_source(url: str, branch: str, extras: list[str]) -> str:
     """The Python source of the setup cell (it acts on Colab only)."""
-    lines = [
-        "# Google Colab only: install dcgan_lib, the library behind this book, and the",
-        "# packages Colab lacks. Colab's own torch is kept. Elsewhere this cell does nothing.",
+    if extras:
+        lines = ["# Google Colab only: install dcgan_lib, the library behind this book, and the",
+                 "# packages Colab lacks. Colab's own torch is kept. Elsewhere this cell does "
+                 "nothing."]
+    else:
+        lines = ["# Google Colab only: install dcgan_lib, the library behind this book. Colab",
+                 "# already has everything else it needs. Elsewhere this cell does nothing."]
+    lines += [
         "import sys",
         "",
         'if "google.colab" in sys.modules:',
@@ -132,7 +166,7 @@ def sync(root: Path = ROOT, check: bool = False) -> list[Path]:
 
     root = Path(root)
     url, branch = read_repository(root / "_config.yml")
-    source = setup_source(url, branch, colab_lacks(root / "requirements.txt"))
+    source = setup_source(url, branch, colab_lacks(root / "requirements.txt", root / CONSTRAINTS))
     stale = []
     for path in notebooks(root):
         nb = nbformat.read(path, as_version=4)
@@ -145,7 +179,7 @@ def sync(root: Path = ROOT, check: bool = False) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dcgan_lib.colab", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python tools/colab.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     cmd = commands.add_parser("sync", help="insert or update the Colab setup cell")
@@ -153,13 +187,19 @@ def main(argv: list[str] | None = None) -> int:
                      help="write nothing; exit 1 if any notebook is out of date")
     cmd.add_argument("--root", type=Path, default=ROOT, help="the book's root (has _config.yml)")
     args = parser.parse_args(argv)
+    conflicts = colab_conflicts(args.root / "requirements.txt", args.root / CONSTRAINTS)
+    if conflicts:
+        print(f"requirements.txt asks for what Colab's preinstalled versions "
+              f"({CONSTRAINTS}) do not satisfy, so pip check would fail there: "
+              f"{'; '.join(conflicts)}", file=sys.stderr)
+        return 1
     stale = sync(args.root, check=args.check)
     for path in stale:
         rel = path.relative_to(args.root) if path.is_relative_to(args.root) else path
         print(f"{'out of date' if args.check else 'updated'}: {rel}")
     if args.check and stale:
         print(f"{len(stale)} notebook(s) lack the current Colab setup cell; "
-              f"run: python -m dcgan_lib.colab sync", file=sys.stderr)
+              f"run: python tools/colab.py sync", file=sys.stderr)
         return 1
     return 0
 
