@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dcgan_lib.exercises import EXERCISES, CheckFailed, NotAttempted
-from dcgan_lib.exercises.generate import CHECK_CALL
+from dcgan_lib.exercises.layout import CHECK_CALL
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "exercises" / "solutions"
 

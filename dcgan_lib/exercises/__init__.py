@@ -24,37 +24,43 @@ three wrong answers that the check must reject.
 """
 
 from dcgan_lib.exercises._core import EXERCISES, CheckFailed, Exercise, NotAttempted
-from dcgan_lib.exercises.checks_1_2 import (
-    check_answer_1_4,
+from dcgan_lib.exercises.activations import (
     check_answer_2_4,
-    check_conv_output_size,
-    check_conv_transpose_output_size,
-    check_discriminator_block,
     check_leaky_relu,
     check_mean_gradient,
     check_output_grad,
 )
-from dcgan_lib.exercises.checks_3_4 import (
-    check_answer_3_4,
-    check_answer_4_4,
-    check_instance_norm,
-    check_leaks_batch,
-    check_non_saturating_loss,
-    check_relative_variance_mse,
-    check_smoothed_d_loss,
-    check_spiral_frequency,
-)
-from dcgan_lib.exercises.checks_5_6 import (
-    check_answer_5_3,
+from dcgan_lib.exercises.hands_on import (
     check_answer_6_4,
     check_discriminator_losses,
     check_ema_update,
     check_frechet_distance,
     check_generator_block_parameters,
     check_inception_score,
+)
+from dcgan_lib.exercises.latent_space import (
+    check_answer_5_3,
     check_latent_arithmetic,
     check_sample_latent,
     check_slerp,
+)
+from dcgan_lib.exercises.normalization import (
+    check_answer_3_4,
+    check_instance_norm,
+    check_leaks_batch,
+    check_relative_variance_mse,
+)
+from dcgan_lib.exercises.principles import (
+    check_answer_1_4,
+    check_conv_output_size,
+    check_conv_transpose_output_size,
+    check_discriminator_block,
+)
+from dcgan_lib.exercises.training_dynamics import (
+    check_answer_4_4,
+    check_non_saturating_loss,
+    check_smoothed_d_loss,
+    check_spiral_frequency,
 )
 
 __all__ = [
