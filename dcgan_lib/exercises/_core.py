@@ -43,7 +43,8 @@ class Exercise:
     title: str
     kind: str  # compute, implement, measure or explain
     names: tuple[str, ...]
-    check: Callable
+    check: Callable  # prints what it verified (a check cell)
+    verify: Callable  # returns it (the grader)
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -62,7 +63,8 @@ def exercise(ex_id: str, title: str, kind: str, *names: str):
 
     def register(body):
         @functools.wraps(body)
-        def check(*answers):
+        def verify(*answers) -> str:
+            """The check without printing: the summary, or NotAttempted / CheckFailed."""
             if len(answers) != len(names):
                 raise TypeError(f"{body.__name__} takes {len(names)} argument(s) "
                                 f"({', '.join(names)}), got {len(answers)}")
@@ -79,10 +81,14 @@ def exercise(ex_id: str, title: str, kind: str, *names: str):
                 # A fresh exception, raised outside the except block: no chained context
                 # and no frames from inside the check.
                 raise kind_of_error(message).with_traceback(None)
-            print(f"Exercise {ex_id} passed: {summary}")
+            return summary
+
+        @functools.wraps(body)
+        def check(*answers):
+            print(f"Exercise {ex_id} passed: {verify(*answers)}")
 
         check.exercise_id = ex_id
-        EXERCISES[ex_id] = Exercise(ex_id, title, kind, tuple(names), check)
+        EXERCISES[ex_id] = Exercise(ex_id, title, kind, tuple(names), check, verify)
         return check
 
     return register
