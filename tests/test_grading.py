@@ -258,7 +258,7 @@ def test_the_solution_still_scores_in_a_folder_a_fake_tried_to_plant_into(tmp_pa
     assert grade(path, time_limit=TIME_LIMIT)["score"] == 4
 
 
-def test_another_chapter's_solutions_under_this_chapter's_name_are_refused(tmp_path):
+def test_another_chapters_solutions_under_this_chapters_name_are_refused(tmp_path):
     nb = nbformat.read(ROOT / "exercises" / "solutions" / "02_activations.ipynb", as_version=4)
     nb.metadata["dcgan_exercises"] = {"chapter": 2}
     path = tmp_path / "01_principles.ipynb"
@@ -268,7 +268,7 @@ def test_another_chapter's_solutions_under_this_chapter's_name_are_refused(tmp_p
         grade(path, time_limit=TIME_LIMIT)
 
 
-def test_another_chapter's_solutions_without_metadata_are_graded_as_this_chapter(tmp_path):
+def test_another_chapters_solutions_without_metadata_are_graded_as_this_chapter(tmp_path):
     nb = nbformat.read(ROOT / "exercises" / "solutions" / "02_activations.ipynb", as_version=4)
     nb.metadata.pop("dcgan_exercises", None)
     path = tmp_path / "01_principles.ipynb"

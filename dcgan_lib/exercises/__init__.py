@@ -9,18 +9,23 @@ It tries the answer on several cases (some the exercise text never shows) and ei
 what it verified or raises ``CheckFailed`` whose one-sentence message says what is wrong.
 An answer that still raises the stub's ``NotImplementedError`` gives ``NotAttempted``.
 
-From the command line (see ``python -m dcgan_lib.exercises --help``)::
+Every call of the learner's function goes through ``_wire``: its arguments and its result
+cross as plain data, so the same check runs in a check cell and in the grader, which keeps
+the learner's code in a kernel of its own (``grade``)::
 
-    python -m dcgan_lib.exercises generate [--check]   # learner notebooks from solutions/
-    python -m dcgan_lib.exercises grade PATH.ipynb [--json]
+    python -m dcgan_lib.exercises grade PATH.ipynb ... [--json]
 
-Adding an exercise N.M: write its check in ``checks_*.py`` with the ``@exercise`` decorator
-(the id, a title, its kind, the names it takes from the notebook) and import it here; in
+The checks live in one module per chapter: ``principles``, ``activations``,
+``normalization``, ``training_dynamics``, ``latent_space``, ``hands_on``.
+
+Adding an exercise N.M: write its check in the chapter's module with the ``@exercise``
+decorator (the id, a title, its kind, the names it takes from the notebook), calling the
+learner's code only through ``call`` / ``call_full``, and import it here; in
 ``exercises/solutions/NN_<chapter>.ipynb`` add a markdown cell headed ``## Exercise N.M``
 with the task and a hint dropdown, a code cell with the solution between
 ``# BEGIN SOLUTION`` and ``# END SOLUTION`` inside a function body, and a check cell
-``check_<name>(<name>)``; run ``generate``; give ``tests/test_exercise_checks.py`` at least
-three wrong answers that the check must reject.
+``check_<name>(<name>)``; run ``python tools/exercises.py generate``; give
+``tests/test_exercise_checks.py`` at least three wrong answers that the check must reject.
 """
 
 from dcgan_lib.exercises._core import EXERCISES, CheckFailed, Exercise, NotAttempted
