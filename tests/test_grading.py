@@ -193,7 +193,7 @@ FAKES = {
         "        folder.mkdir(parents=True, exist_ok=True)\n"
         "        (folder.parent / '__init__.py').write_text('')\n"
         "        (folder / '__init__.py').write_text('')\n"
-        "        (folder / '_core.py').write_text('EXERCISES = {{}}')\n"
+        "        (folder / '_core.py').write_text('EXERCISES = {}')\n"
         "    except PermissionError:\n"
         "        pass\n"
         "os._exit(0)\n"),
@@ -232,8 +232,9 @@ def _wrong_notebook(folder: Path, fake: str) -> Path:
     nb = nbformat.read(LEARNER, as_version=4)
     for start, source in WRONG_ANSWERS.items():
         _replace_cell(nb, start, source)
-    source = fake.format(folder=str(folder), solution=str(SOLUTION),
-                         package=str(ROOT / "dcgan_lib"))
+    source = (fake.replace("{folder!r}", repr(str(folder)))
+              .replace("{solution!r}", repr(str(SOLUTION)))
+              .replace("{package!r}", repr(str(ROOT / "dcgan_lib"))))
     nb.cells.append(nbformat.v4.new_code_cell(source))
     path = folder / "01_principles.ipynb"
     nbformat.write(nb, path)
@@ -297,7 +298,7 @@ def test_output_flood_costs_the_grader_no_memory(tmp_path):
 @pytest.mark.parametrize("limit", ["0", "-1", "nan", "inf", "-inf", "soon"])
 def test_time_limit_must_be_a_positive_finite_number(limit, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["grade", str(LEARNER), "--time-limit", limit])
+        main(["grade", str(LEARNER), f"--time-limit={limit}"])
     assert exit_.value.code == 2
     assert "a time limit is a" in capsys.readouterr().err
 
