@@ -205,7 +205,7 @@ def generate(solutions: Path, out: Path, check: bool = False) -> list[str]:
                 report.append(f"{target} is missing; run `python tools/exercises.py generate`")
             elif target.read_text() != text:
                 report.append(f"{target} differs from its source {path}; run "
-                              f"`python -m dcgan_lib.exercises generate`")
+                              f"`python tools/exercises.py generate`")
         else:
             if not target.exists() or target.read_text() != text:
                 target.write_text(text)
