@@ -321,3 +321,14 @@ def test_notebook_of_no_known_chapter_is_a_clear_error(tmp_path, capsys):
     assert main(["grade", str(path)]) == 2
     assert capsys.readouterr().err == (
         "error: exercise notebooks are named NN_<chapter>.ipynb, got 'my_answers.ipynb'\n")
+
+
+def test_a_grader_imported_from_the_notebooks_folder_refuses_to_grade(tmp_path, monkeypatch):
+    import dcgan_lib
+
+    (tmp_path / "dcgan_lib").mkdir()
+    monkeypatch.setattr(dcgan_lib, "__file__", str(tmp_path / "dcgan_lib" / "__init__.py"))
+    path = tmp_path / "01_principles.ipynb"
+    path.write_text(SOLUTION.read_text())
+    with pytest.raises(NotebookError, match="run the grader from another folder"):
+        grade(path, time_limit=TIME_LIMIT)

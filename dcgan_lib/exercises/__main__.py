@@ -31,7 +31,11 @@ def main(argv=None) -> int:
         if not path.is_file():
             print(f"error: no notebook at {path}", file=sys.stderr)
             return 2
-    return main_grade(args.paths, args.json, args.time_limit)
+    try:
+        return main_grade(args.paths, args.json, args.time_limit)
+    except KeyboardInterrupt:
+        print("interrupted: no grades were printed", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

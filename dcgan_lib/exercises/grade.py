@@ -245,7 +245,13 @@ def grade(path, time_limit: float = DEFAULT_TIME_LIMIT) -> dict:
     started = time.monotonic()
     end = started + notebook_time_limit(time_limit, len(ids))
 
-    with tempfile.TemporaryDirectory(prefix="dcgan-grade-") as folder:
+    package = Path(dcgan_lib.__file__).resolve().parent
+    if package.is_relative_to(path.parent.resolve()):
+        raise NotebookError(f"the grader's own dcgan_lib ({package}) lies in the folder of "
+                            f"{path.name}; run the grader from another folder")
+
+    with tempfile.TemporaryDirectory(prefix="dcgan-grade-", ignore_cleanup_errors=True) \
+            as folder:
         root = Path(folder).resolve()
         kernel = _Kernel(root)
         ran: list[int] = []
@@ -378,7 +384,7 @@ def main_grade(paths, as_json: bool, time_limit: float) -> int:
     for path in paths:
         try:
             reports.append(grade(path, time_limit))
-        except NotebookError as error:
+        except (NotebookError, RuntimeError) as error:  # RuntimeError: no kernel started
             print(f"error: {error}", file=sys.stderr)
             status = 2
     if as_json and reports:
