@@ -212,6 +212,16 @@ FAKES = {
         "                exec(''.join(cell['source']))\n"
         "    except OSError:\n"
         "        pass\n"),
+    "copy-the-solutions-with-a-process": (
+        "import json, subprocess\n"
+        "try:\n"
+        "    text = subprocess.run(['cat', {solution!r}], capture_output=True,\n"
+        "                          text=True).stdout\n"
+        "    for cell in json.loads(text)['cells']:\n"
+        "        if cell['cell_type'] == 'code' and 'check_' not in ''.join(cell['source']):\n"
+        "            exec(''.join(cell['source']))\n"
+        "except (PermissionError, ValueError):\n"
+        "    pass\n"),
     "answers-that-patch-when-called": (
         "import builtins, torch\n"
         "def conv_output_size(size, kernel, stride, padding):\n"
