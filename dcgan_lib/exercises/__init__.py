@@ -1,4 +1,4 @@
-"""Graded exercises: the checks behind each exercise, the learner/solution split, the grader.
+"""Graded exercises: the checks of each chapter's exercises (one module per chapter) and the grader.
 
 In a notebook, a check cell calls one function from here with the learner's answer::
 

@@ -25,10 +25,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-import os
-import queue
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,16 +32,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
-import zmq
-from jupyter_client.manager import KernelManager
 
 import dcgan_lib
 from dcgan_lib.exercises import _wire, sandbox
 from dcgan_lib.exercises._core import EXERCISES, Answer, CheckFailed, NotAttempted
+from dcgan_lib.exercises.kernel import Kernel, Outcome
 from dcgan_lib.exercises.layout import HEADING, NotebookError, chapter_of, is_check_cell
 
 DEFAULT_TIME_LIMIT = 30.0
-MAX_MESSAGE = 128 * 2**20  # bytes; a larger message from the kernel drops the connection
 AGENT = Path(_wire.__file__).read_text()  # read once, before any learner code exists
 _WARM_UP = "import dcgan_lib.exercises as __dcgan_exercises\ndel __dcgan_exercises\n"
 _CALL = """\
@@ -73,14 +67,6 @@ class _TimedOut(Exception):
     """A call into the kernel ran past its time limit."""
 
 
-class _Outcome:
-    def __init__(self, status: str, ename: str = "", evalue: str = "",
-                 restarted: bool = False, expressions: dict | None = None):
-        self.status, self.ename, self.evalue = status, ename, evalue
-        self.restarted = restarted  # the kernel had to be replaced: its state is gone
-        self.expressions = expressions or {}
-
-
 def positive_seconds(text) -> float:
     """A time limit: a positive finite number of seconds (``argparse`` type)."""
     try:
@@ -90,98 +76,6 @@ def positive_seconds(text) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"a time limit is a positive finite number of seconds, got {text!r}")
     return value
-
-
-class _Kernel:
-    """A kernel in its own temporary folder that runs one piece of code at a time."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.work, self.lib = root / "work", root / "lib"
-        self.work.mkdir()
-        # The kernel's own copy of the package: nothing beside it, so no solutions are
-        # reachable from dcgan_lib.__file__, and the learner cannot edit the grader's copy.
-        shutil.copytree(Path(dcgan_lib.__file__).parent, self.lib / "dcgan_lib",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "weights"))
-        self._start()
-
-    def _start(self):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PYTHON", "JUPYTER", "IPYTHON"))}
-        env.update(PYTHONPATH=str(self.lib), PYTHONDONTWRITEBYTECODE="1",
-                   IPYTHONDIR=str(self.work / ".ipython"), MPLCONFIGDIR=str(self.work / ".mpl"),
-                   XDG_CACHE_HOME=str(self.work / ".cache"), HOME=str(self.work))
-        self.manager = KernelManager(kernel_name="python3")
-        # The kernel's own stdout and stderr (learner code can write there with os.write)
-        # are not the grader's: drop them.
-        self.manager.start_kernel(cwd=str(self.work), env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        context = zmq.Context()
-        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
-        self.context = context
-        self.client = self.manager.client(context=context)
-        # Only the shell channel: execute replies say how each request ended. IOPub (the
-        # output) is never subscribed to, so whatever a cell prints is dropped in the kernel.
-        self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False,
-                                   control=False)
-        deadline = time.monotonic() + 120
-        self.client.kernel_info()
-        while True:
-            try:
-                msg = self.client.get_shell_msg(timeout=1)
-            except queue.Empty:
-                if not self.manager.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError("the grading kernel did not start") from None
-                self.client.kernel_info()
-                continue
-            if msg["msg_type"] == "kernel_info_reply":
-                break
-
-    def restart(self):
-        self.shutdown()
-        self._start()
-
-    def shutdown(self):
-        try:
-            self.client.stop_channels()
-            self.manager.shutdown_kernel(now=True)
-            self.context.destroy(linger=0)
-        except Exception:  # already gone
-            pass
-
-    def run(self, code: str, deadline: float, expressions: dict | None = None) -> _Outcome:
-        """Run ``code`` until ``deadline`` (``time.monotonic()``): ``ok``, ``error`` (with the
-        exception's name and message, from the execute reply) or ``timeout``; ``restarted``
-        when the code hung past an interrupt or killed the kernel."""
-        msg_id = self.client.execute(code, store_history=False, allow_stdin=False,
-                                     stop_on_error=False, user_expressions=expressions or {})
-        interrupted_at = None
-        while True:
-            now = time.monotonic()
-            if now >= deadline and interrupted_at is None:
-                self.manager.interrupt_kernel()
-                interrupted_at = now
-            if interrupted_at is not None and now - interrupted_at > 5:
-                self.restart()  # the code ignored the interrupt (e.g. a bare except)
-                return _Outcome("timeout", restarted=True)
-            wait = 0.5 if interrupted_at is not None else max(0.05, min(deadline - now, 0.5))
-            try:
-                msg = self.client.get_shell_msg(timeout=wait)
-            except queue.Empty:
-                if not self.manager.is_alive():  # e.g. os._exit() or a crash
-                    self.restart()
-                    return _Outcome("error", "KernelDied", "the kernel died", restarted=True)
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if interrupted_at is not None:
-                return _Outcome("timeout")
-            content = msg["content"]
-            if content.get("status") == "ok":
-                found = content.get("user_expressions")
-                return _Outcome("ok", expressions=found if isinstance(found, dict) else {})
-            return _Outcome("error", str(content.get("ename", "")),
-                            str(content.get("evalue", "")))
 
 
 def _exercise_cells(nb) -> dict[int, str]:
@@ -253,11 +147,11 @@ def grade(path, time_limit: float = DEFAULT_TIME_LIMIT) -> dict:
     with tempfile.TemporaryDirectory(prefix="dcgan-grade-", ignore_cleanup_errors=True) \
             as folder:
         root = Path(folder).resolve()
-        kernel = _Kernel(root)
+        kernel = Kernel(root)
         ran: list[int] = []
         state = {"lost": False}  # the kernel was replaced and could not be rebuilt in time
 
-        def run(code: str, limit: float, expressions: dict | None = None) -> _Outcome:
+        def run(code: str, limit: float, expressions: dict | None = None) -> Outcome:
             outcome = kernel.run(code, min(time.monotonic() + limit, end), expressions)
             if outcome.restarted:
                 recover()
@@ -307,11 +201,11 @@ def grade(path, time_limit: float = DEFAULT_TIME_LIMIT) -> dict:
     }
 
 
-def _prelude(kernel: _Kernel) -> str:
+def _prelude(kernel: Kernel) -> str:
     return _WARM_UP + sandbox.source(str(kernel.work))
 
 
-def _check(exercise, kernel: _Kernel, run, time_limit: float, end: float,
+def _check(exercise, kernel: Kernel, run, time_limit: float, end: float,
            state: dict) -> Result:
     """Run one exercise's check here, its calls of the learner's code in the kernel."""
     def make(score, status, message):
