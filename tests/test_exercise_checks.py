@@ -4,6 +4,7 @@ a one-sentence message."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -15,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dcgan_lib.exercises import EXERCISES, CheckFailed, NotAttempted
-from dcgan_lib.exercises.generate import CHECK_CALL
+from dcgan_lib.exercises import EXERCISES, CheckFailed, NotAttempted, _core, _wire
+from dcgan_lib.exercises.layout import CHECK_CALL
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "exercises" / "solutions"
 
@@ -349,3 +350,88 @@ def test_a_learner_error_is_reported_not_raised_through_the_check():
 def test_a_name_that_is_not_a_function_is_reported():
     with pytest.raises(CheckFailed, match="must be a function, got int"):
         EXERCISES["1.1"].check(8)
+
+
+# ------------------------------------------------------- what crosses the wire is plain
+
+
+class _AlwaysEqualInt(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+class _LyingStr(str):
+    def strip(self, *args):
+        return self
+
+    def lower(self):
+        return self
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __contains__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+class _LyingTensor(torch.Tensor):
+    def __eq__(self, other):
+        return torch.ones_like(self, dtype=torch.bool)
+
+    def allclose(self, *args, **kwargs):
+        return True
+
+
+@pytest.mark.parametrize("ex_id, wrong", [
+    ("1.1", lambda n, k, s, p: _AlwaysEqualInt(0)),
+    ("1.2", lambda n, k, s, p: _AlwaysEqualInt(0)),
+    ("6.5", lambda i, o, k: _AlwaysEqualInt(0)),
+    ("1.4", lambda: _LyingStr("z")),
+    ("1.4", lambda: _LyingStr("a")),
+    ("2.3", lambda a, kind: torch.zeros_like(a).as_subclass(_LyingTensor)),
+], ids=["1.1-int", "1.2-int", "6.5-int", "1.4-str-z", "1.4-str-a", "2.3-tensor"])
+def test_a_subclass_that_lies_about_equality_is_judged_by_its_value(ex_id, wrong):
+    with pytest.raises(CheckFailed):
+        EXERCISES[ex_id].check(wrong)
+
+
+def test_values_cross_the_wire_as_exact_builtin_types():
+    reply = json.loads(_wire.handle({"f": lambda: (_AlwaysEqualInt(3), _LyingStr("b"), 2.5,
+                                                   [True, None], np.float32(1.5))},
+                                    _wire.request("f", (), {})))
+    value = _wire.decode(reply["value"])
+    assert value == (3, "b", 2.5, [True, None], np.float32(1.5))
+    assert [type(v) for v in value] == [int, str, float, list, np.float32]
+
+
+def test_a_tensor_subclass_arrives_as_a_plain_tensor():
+    reply = json.loads(_wire.handle({"f": lambda: torch.ones(2).as_subclass(_LyingTensor)},
+                                    _wire.request("f", (), {})))
+    value = _wire.decode(reply["value"])
+    assert type(value) is torch.Tensor and value.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("data", [
+    {"pickle": "gASV"}, {"tensor": {"dtype": "object", "shape": [1], "data": ""}},
+    {"tensor": {"dtype": "float32", "shape": [3], "data": "AAAA"}},
+    {"tensor": {"dtype": "float32", "shape": [-1], "data": ""}}, {"a": 1, "b": 2},
+])
+def test_the_wire_refuses_anything_but_plain_data(data):
+    with pytest.raises(_wire.WireError):
+        _wire.decode(data)
+
+
+def test_an_unreadable_reply_fails_the_check_in_one_sentence():
+    answer = _core.Answer("conv_output_size", lambda request: "not json")
+    with pytest.raises(CheckFailed, match="gave a reply the check cannot read"):
+        EXERCISES["1.2"].check(answer)

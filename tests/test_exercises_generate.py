@@ -1,6 +1,7 @@
 """The learner notebooks are generated from the solution notebooks, the single source:
 stubs in place of solutions, the solution behind a toggle, check cells tagged, no outputs,
-and `generate --check` fails when a committed learner notebook is out of date."""
+and `generate --check` fails when a committed learner notebook is out of date. The course
+edition carries no solutions, and the package readers install holds no generator."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import dcgan_lib
 from dcgan_lib.exercises import EXERCISES
-from dcgan_lib.exercises.__main__ import main
-from dcgan_lib.exercises.generate import (
-    BEGIN,
-    CHECK_CALL,
+from dcgan_lib.exercises.layout import BEGIN, CHECK_CALL
+from tools.exercises import (
+    SOLUTION_NOTE,
     SourceError,
     generate,
     learner_notebook,
+    main,
     split_regions,
 )
 
@@ -158,3 +160,29 @@ def test_every_exercise_has_task_hint_stub_solution_and_check(path):
               and CHECK_CALL.match(c.source.strip())]
     assert len(checks) == len(expected)
     assert all(c.metadata.get("tags") == ["raises-exception"] for c in checks)
+
+
+def test_course_edition_has_no_solutions_anywhere(tmp_path, capsys):
+    assert main(["course", str(tmp_path / "course"), "--solutions", str(SOLUTIONS)]) == 0
+    written = sorted((tmp_path / "course").glob("*.ipynb"))
+    assert [p.name for p in written] == [p.name for p in LEARNERS]
+    for path in written:
+        text = path.read_text()
+        assert "<details" not in text and "Solution to exercise" not in text, path.name
+        assert SOLUTION_NOTE not in text, path.name
+        learner = nbformat.read(path, as_version=4)
+        solution = nbformat.read(SOLUTIONS / path.name, as_version=4)
+        lines = {line.strip() for cell in solution.cells if cell.cell_type == "code"
+                 for indent, body in split_regions(cell.source, path.name)
+                 if indent is not None for line in body if len(line.strip()) > 12}
+        shown = {line.strip() for cell in learner.cells for line in cell.source.split("\n")}
+        assert not lines & shown, path.name
+        assert learner.metadata["dcgan_exercises"]["chapter"] == int(path.name[:2])
+
+
+def test_the_installed_package_holds_no_generator_and_no_solutions():
+    package = Path(dcgan_lib.__file__).parent
+    assert not (package / "exercises" / "generate.py").exists()
+    assert not list(package.rglob("*.ipynb"))
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'include = ["dcgan_lib*"]' in pyproject  # exercises/ and tools/ are not shipped

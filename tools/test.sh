@@ -7,6 +7,6 @@ bash tools/env.sh
 .venv/bin/ruff check .
 .venv/bin/python tools/colab.py sync --check
 bash tools/book.sh
-.venv/bin/python -m dcgan_lib.exercises generate --check
+.venv/bin/python tools/exercises.py generate --check
 export DCGAN_QUICK=1 MPLBACKEND=Agg
 .venv/bin/python -m pytest "$@" tests exercises --nbval-lax

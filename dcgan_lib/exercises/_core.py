@@ -18,6 +18,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dcgan_lib.exercises import _wire
+
 
 class _OneSentence:
     def _render_traceback_(self) -> list[str]:
@@ -41,7 +43,8 @@ class Exercise:
     title: str
     kind: str  # compute, implement, measure or explain
     names: tuple[str, ...]
-    check: Callable
+    check: Callable  # prints what it verified (a check cell)
+    verify: Callable  # returns it (the grader)
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -60,7 +63,8 @@ def exercise(ex_id: str, title: str, kind: str, *names: str):
 
     def register(body):
         @functools.wraps(body)
-        def check(*answers):
+        def verify(*answers) -> str:
+            """The check without printing: the summary, or NotAttempted / CheckFailed."""
             if len(answers) != len(names):
                 raise TypeError(f"{body.__name__} takes {len(names)} argument(s) "
                                 f"({', '.join(names)}), got {len(answers)}")
@@ -77,10 +81,14 @@ def exercise(ex_id: str, title: str, kind: str, *names: str):
                 # A fresh exception, raised outside the except block: no chained context
                 # and no frames from inside the check.
                 raise kind_of_error(message).with_traceback(None)
-            print(f"Exercise {ex_id} passed: {summary}")
+            return summary
+
+        @functools.wraps(body)
+        def check(*answers):
+            print(f"Exercise {ex_id} passed: {verify(*answers)}")
 
         check.exercise_id = ex_id
-        EXERCISES[ex_id] = Exercise(ex_id, title, kind, tuple(names), check)
+        EXERCISES[ex_id] = Exercise(ex_id, title, kind, tuple(names), check, verify)
         return check
 
     return register
@@ -90,18 +98,77 @@ def fail(message: str):
     raise CheckFailed(message)
 
 
+class Answer:
+    """The learner's object ``name``, reached only through ``run(request) -> reply``.
+
+    In a check cell the request runs in the notebook's own process; the grader's answers
+    run it in the learner's kernel while the check itself runs in the grader's process.
+    """
+
+    def __init__(self, name: str, run: Callable[[str], str]):
+        self.name, self.run = name, run
+
+    @classmethod
+    def local(cls, name: str, fn) -> Answer:
+        return cls(name, lambda text: _wire.handle({name: fn}, text))
+
+
+@dataclass
+class Reply:
+    """What one call of the learner's function gave, decoded to plain values."""
+
+    value: object
+    mutated: list[bool]  # per argument: did the function change a tensor it was given
+    grads: list | None = None  # d sum(output[grad_of]) / d each Spec("leaf") argument
+    forward: object = None  # a returned module's output on ``forward`` in training mode
+
+
 def call(fn, name: str, *args, **kwargs):
     """Call the learner's ``fn``; its own errors become a CheckFailed sentence."""
-    if not callable(fn):
-        fail(f"{name} must be a function, got {type(fn).__name__}; "
-             f"run the cell that defines it")
+    return call_full(fn, name, args, kwargs).value
+
+
+def call_full(fn, name: str, args=(), kwargs=None, *, grad_of=None, forward=None) -> Reply:
+    """Call the learner's ``fn`` (a function or an ``Answer``) across the wire.
+
+    ``grad_of``: an index path into the output whose sum is differentiated with respect
+    to the ``Spec("leaf")`` arguments; ``forward``: a batch fed to a returned module.
+    """
+    kwargs = kwargs or {}
+    if not isinstance(fn, Answer):
+        if not callable(fn):
+            fail(f"{name} must be a function, got {type(fn).__name__}; "
+                 f"run the cell that defines it")
+        fn = Answer.local(name, fn)
+    shown = ", ".join([*map(show, args), *(f"{k}={show(v)}" for k, v in kwargs.items())])
+    text = fn.run(_wire.request(name, args, kwargs, grad_of, forward))
     try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # the learner's bug, reported as one sentence
-        shown = ", ".join([*map(show, args), *(f"{k}={show(v)}" for k, v in kwargs.items())])
-        fail(f"{name}({shown}) raised {type(error).__name__}: {error}")
+        data = _wire.parse_reply(text)
+        if "missing" in data:
+            fail(f"{name} is not defined; run the cell that defines it")
+        if "not_callable" in data:
+            fail(f"{name} must be a function, got {str(data['not_callable'])}; "
+                 f"run the cell that defines it")
+        if "not_attempted" in data:
+            raise NotImplementedError(name)
+        if "raised" in data:
+            ename, message = (str(v) for v in data["raised"])
+            fail(f"{name}({shown}) raised {ename}: {message}")
+        if "value" not in data:
+            raise _wire.WireError("the reply holds no value")
+        reply = Reply(_wire.decode(data["value"]),
+                      [v is True for v in data.get("mutated", [])])
+        if forward is not None:
+            if "forward_raised" in data:
+                ename, message = (str(v) for v in data["forward_raised"])
+                reply.forward = _wire.Opaque(ename, message)
+            elif "forward" in data:
+                reply.forward = _wire.decode(data["forward"])
+        if grad_of is not None and isinstance(data.get("grads"), list):
+            reply.grads = [None if g is None else _wire.decode(g) for g in data["grads"]]
+    except _wire.WireError as error:
+        fail(f"{name}({shown}) gave a reply the check cannot read ({error})")
+    return reply
 
 
 def show(value) -> str:

@@ -1,5 +1,10 @@
 """Learner notebooks from the solution notebooks: the single source of every exercise.
 
+A maintenance tool, outside the package readers install::
+
+    python tools/exercises.py generate [--check]   # exercises/NN_*.ipynb from solutions/
+    python tools/exercises.py course OUT_DIR       # the course edition, without solutions
+
 ``exercises/solutions/NN_<chapter>.ipynb`` is written by hand. In it, an exercise is
 
     a markdown cell headed ``## Exercise N.M ...`` (the task and a hint),
@@ -11,34 +16,39 @@ The learner notebook ``exercises/NN_<chapter>.ipynb`` is the same notebook with 
 region replaced by ``raise NotImplementedError("Exercise N.M")`` at the region's
 indentation, followed by a markdown cell that shows the solution behind a toggle, and with
 each check cell tagged ``raises-exception`` (so "Run all" in JupyterLab goes on past an
-unattempted exercise). Both versions carry no outputs.
+unattempted exercise). Both versions carry no outputs. The course edition (what a teacher
+hands out and grades, as nbgrader's release version) is the learner notebook without the
+solution toggles.
 """
 
 from __future__ import annotations
 
-import re
+import argparse
+import sys
 from pathlib import Path
 
 import nbformat
 
-from dcgan_lib.exercises._core import EXERCISES
+if __package__ in (None, ""):  # run as a script: this checkout's library, not an installed one
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
-HEADING = re.compile(r"^#{1,6}\s+Exercise\s+(\d+)\.(\d+)\b", re.M)
-CHECK_CALL = re.compile(r"^(check_\w+)\(([\w\s,]*)\)$")
-NOTEBOOK_NAME = re.compile(r"^(\d\d)_\w+\.ipynb$")
-CHECK_TAG = "raises-exception"
+from dcgan_lib.exercises import EXERCISES  # noqa: E402
+from dcgan_lib.exercises.layout import (  # noqa: E402
+    BEGIN,
+    CHECK_CALL,
+    CHECK_TAG,
+    END,
+    HEADING,
+    NotebookError,
+    chapter_of,
+)
+
+# The sentence of each notebook's introduction that the course edition leaves out.
+SOLUTION_NOTE = "A solution sits behind a second toggle: try first."
 
 
-class SourceError(ValueError):
+class SourceError(NotebookError):
     """A solution notebook does not follow the exercise layout."""
-
-
-def chapter_of(path: Path) -> int:
-    match = NOTEBOOK_NAME.match(Path(path).name)
-    if not match:
-        raise SourceError(f"exercise notebooks are named NN_<chapter>.ipynb, got {path.name!r}")
-    return int(match.group(1))
 
 
 def split_regions(source: str, where: str) -> list[tuple[str, list[str]]]:
@@ -91,8 +101,9 @@ def _check_call(source: str, ex_id: str, where: str) -> None:
 
 
 def learner_notebook(solution: nbformat.NotebookNode, chapter: int,
-                     name: str = "notebook") -> nbformat.NotebookNode:
-    """The learner version of one solution notebook (a new notebook; ``solution`` is kept)."""
+                     name: str = "notebook", solutions: bool = True) -> nbformat.NotebookNode:
+    """The learner version of one solution notebook (a new notebook; ``solution`` is kept);
+    with ``solutions=False`` the course edition: no solution toggles at all."""
     cells = []
     current = None  # the exercise id of the latest heading
     seen: dict[str, list[str]] = {}
@@ -108,6 +119,9 @@ def learner_notebook(solution: nbformat.NotebookNode, chapter: int,
                 if current in seen:
                     raise SourceError(f"{where}: exercise {current} appears twice")
                 seen[current] = []
+            if not solutions:
+                cell.source = cell.source.replace(" " + SOLUTION_NOTE, "").replace(
+                    SOLUTION_NOTE, "")
             cells.append(cell)
             continue
         if cell.cell_type != "code":
@@ -126,8 +140,9 @@ def learner_notebook(solution: nbformat.NotebookNode, chapter: int,
             shown = "\n".join("\n".join(lines) for _, lines in pieces)
             cell.source = "\n".join(stub)
             cells.append(cell)
-            cells.append(nbformat.v4.new_markdown_cell(solution_markdown(shown, current),
-                                                       id=f"{cell.id}-solution"))
+            if solutions:
+                cells.append(nbformat.v4.new_markdown_cell(solution_markdown(shown, current),
+                                                           id=f"{cell.id}-solution"))
         elif is_check:
             if current is None or seen[current] != ["solution"]:
                 raise SourceError(f"{where}: a check cell must follow its exercise's "
@@ -152,6 +167,22 @@ def render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def course(solutions: Path, out: Path) -> list[str]:
+    """Write the course edition of every notebook into ``out``: one line per file written."""
+    solutions, out = Path(solutions), Path(out)
+    sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
+    if not sources:
+        raise SourceError(f"no NN_<chapter>.ipynb notebooks in {solutions}")
+    out.mkdir(parents=True, exist_ok=True)
+    report = []
+    for path in sources:
+        solution = nbformat.read(path, as_version=4)
+        learner = learner_notebook(solution, chapter_of(path), path.name, solutions=False)
+        (out / path.name).write_text(render(learner))
+        report.append(f"wrote {out / path.name}")
+    return report
+
+
 def generate(solutions: Path, out: Path, check: bool = False) -> list[str]:
     """Write (or with ``check`` only compare) every learner notebook.
 
@@ -171,10 +202,10 @@ def generate(solutions: Path, out: Path, check: bool = False) -> list[str]:
         target = out / path.name
         if check:
             if not target.exists():
-                report.append(f"{target} is missing; run `python -m dcgan_lib.exercises generate`")
+                report.append(f"{target} is missing; run `python tools/exercises.py generate`")
             elif target.read_text() != text:
                 report.append(f"{target} differs from its source {path}; run "
-                              f"`python -m dcgan_lib.exercises generate`")
+                              f"`python tools/exercises.py generate`")
         else:
             if not target.exists() or target.read_text() != text:
                 target.write_text(text)
@@ -184,3 +215,37 @@ def generate(solutions: Path, out: Path, check: bool = False) -> list[str]:
                        - {p.name for p in sources})
         report += [f"{out / n} has no source in {solutions}" for n in stale]
     return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python tools/exercises.py",
+                                     description="Write the exercise notebooks.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="write the learner notebooks from the solutions")
+    gen.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 if a learner notebook is out of date")
+    gen.add_argument("--solutions", type=Path, default=Path("exercises/solutions"))
+    gen.add_argument("--out", type=Path, default=Path("exercises"))
+    edition = commands.add_parser("course", help="write the course edition (no solutions)")
+    edition.add_argument("out", type=Path, metavar="OUT_DIR")
+    edition.add_argument("--solutions", type=Path, default=Path("exercises/solutions"))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "course":
+            report = course(args.solutions, args.out)
+        else:
+            report = generate(args.solutions, args.out, check=args.check)
+    except SourceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for line in report:
+        print(line, file=sys.stderr if args.command == "generate" and args.check else sys.stdout)
+    if args.command == "generate" and args.check:
+        if report:
+            return 1
+        print("learner notebooks are up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The checks of chapter 2's exercises (activations): LeakyReLU, gradients, depth."""
+
+from __future__ import annotations
+
+import torch
+
+from dcgan_lib import theory
+from dcgan_lib.exercises._core import as_float, call, call_full, exercise, fail, show
+from dcgan_lib.exercises._wire import Spec
+
+
+def _tensor_result(got, what: str, shape) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor):
+        fail(f"{what} returned {type(got).__name__}; return a torch.Tensor")
+    if tuple(got.shape) != tuple(shape):
+        fail(f"{what} returned shape {tuple(got.shape)}; expected {tuple(shape)}")
+    return got
+
+
+@exercise("2.1", "LeakyReLU by hand", "implement", "leaky_relu")
+def check_leaky_relu(leaky_relu):
+    """Value and autograd slope of LeakyReLU from elementary tensor operations."""
+    a = torch.tensor([-3.0, -0.5, 0.0, 0.25, 2.0])
+    for alpha in (0.2, 0.01, 0.5):
+        what = f"leaky_relu({show(a)}, alpha={alpha})"
+        reply = call_full(leaky_relu, "leaky_relu", (Spec("leaf", show(a), tensor=a), alpha),
+                          grad_of=())
+        y = _tensor_result(reply.value, what, a.shape)
+        expected = torch.where(a >= 0, a, alpha * a)
+        if not torch.allclose(y.detach(), expected, atol=1e-6):
+            bad = int((y.detach() - expected).abs().argmax())
+            fail(f"{what} gives {y[bad].item():.4g} at a = {a[bad].item():g}; "
+                 f"LeakyReLU gives {expected[bad].item():.4g} "
+                 f"(a for a >= 0, alpha * a below)")
+        grad = reply.grads[0] if reply.grads else None
+        if not y.requires_grad or not isinstance(grad, torch.Tensor):
+            fail(f"{what} is cut off from autograd; build it from torch operations on a")
+        if grad.shape != a.shape:
+            fail(f"the slope of {what} has shape {tuple(grad.shape)}; expected {tuple(a.shape)}")
+        slope = torch.where(a > 0, torch.ones_like(a), torch.full_like(a, alpha))
+        mask = a != 0
+        if not torch.allclose(grad[mask], slope[mask]):
+            fail(f"the slope of {what} is {grad.tolist()}; it should be 1 for a > 0 "
+                 f"and alpha = {alpha} for a < 0")
+    return "values and slopes match LeakyReLU for three slopes"
+
+
+@exercise("2.2", "Measure the mean gradient with autograd", "measure", "mean_gradient")
+def check_mean_gradient(mean_gradient):
+    """mean over samples of f'(a), measured by autograd, on samples the learner never saw."""
+    cases = [
+        (torch.tensor([-1.0, 2.0, 3.0, 0.5]), 0.2),  # 3 of 4 positive: 0.75 + 0.25 * 0.2
+        (torch.tensor([-1.0, -2.0, -0.1, 4.0, -3.0]), 0.1),
+        (torch.randn(1000, generator=torch.Generator().manual_seed(1)), 0.3),
+    ]
+    for samples, alpha in cases:
+        what = f"mean_gradient({show(samples)}, alpha={alpha})"
+        reply = call_full(mean_gradient, "mean_gradient", (samples, alpha))
+        got = as_float(reply.value, what)
+        if any(reply.mutated):
+            fail(f"{what} changed the samples it was given; work on a copy")
+        positive = (samples > 0).float().mean().item()
+        expected = positive + (1 - positive) * alpha
+        if abs(got - expected) > 1e-5:
+            fail(f"{what} returned {got:.4f}; with {positive:.0%} of the samples positive, "
+                 f"the mean slope is {positive:.2f} * 1 + {1 - positive:.2f} * {alpha} "
+                 f"= {expected:.4f}")
+    gaussian = torch.randn(100_000, generator=torch.Generator().manual_seed(2))
+    measured = as_float(call(mean_gradient, "mean_gradient", gaussian, 0.2),
+                        "mean_gradient on Gaussian samples")
+    return (f"exact on three sets of samples; on 100,000 N(0, 1) pre-activations it measures "
+            f"{measured:.4f} against 0.5 (1 + 0.2) = {theory.leaky_relu_expected_grad(0.2):.4f}")
+
+
+@exercise("2.3", "Gradient through tanh and through clip", "implement", "output_grad")
+def check_output_grad(output_grad):
+    """d y / d a for y = tanh(a) and y = clip(a, -1, 1)."""
+    a = torch.tensor([-4.0, -1.5, -0.5, 0.0, 0.3, 0.9, 2.5])
+    for kind in ("tanh", "clip"):
+        what = f"output_grad({show(a)}, {kind!r})"
+        got = _tensor_result(call(output_grad, "output_grad", a.clone(), kind), what, a.shape)
+        x = a.clone().requires_grad_(True)
+        y = torch.tanh(x) if kind == "tanh" else torch.clamp(x, -1, 1)
+        (expected,) = torch.autograd.grad(y.sum(), x)
+        if not torch.allclose(got.detach().float(), expected, atol=1e-5):
+            bad = int((got.detach().float() - expected).abs().argmax())
+            rule = "1 - tanh(a)^2" if kind == "tanh" else "1 inside (-1, 1) and 0 outside"
+            fail(f"{what} gives {got[bad].item():.4g} at a = {a[bad].item():g}; the "
+                 f"derivative is {rule}, here {expected[bad].item():.4g}")
+    return "both derivatives match autograd, including the saturated pixels"
+
+
+@exercise("2.4", "Ten layers of ReLU or LeakyReLU", "explain", "answer_2_4")
+def check_answer_2_4(answer_2_4):
+    got = as_float(call(answer_2_4, "answer_2_4"), "answer_2_4()")
+    expected = (theory.leaky_relu_expected_grad(0.2) / theory.leaky_relu_expected_grad(0.0)) ** 10
+    if abs(got - expected) <= 0.01 * expected:
+        return f"(0.6 / 0.5)^10 = {expected:.2f}"
+    if abs(got - 0.6**10) < 1e-3 or abs(got - 0.5**10) < 1e-3:
+        fail(f"answer_2_4() returned {got:.4g}, the factor of one network alone; the question "
+             f"asks how many times larger the LeakyReLU network's gradient is")
+    if abs(got - 1.2) < 1e-6 or abs(got - 3.0) < 1e-6:
+        fail(f"answer_2_4() returned {got:.4g}; each of the ten layers contributes its own "
+             f"factor 0.6 / 0.5, so the factors multiply")
+    fail(f"answer_2_4() returned {got:.4g}; compute the ratio of the two mean gradient "
+         f"multipliers after ten layers, each layer multiplying by 0.5 (1 + alpha)")

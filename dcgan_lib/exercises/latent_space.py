@@ -1,0 +1,114 @@
+"""The checks of chapter 5's exercises (latent space): slerp, priors, latent arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from dcgan_lib.exercises._core import as_float, call, exercise, fail, show
+from dcgan_lib.exercises._wire import Spec
+
+
+def _reference_slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
+    """sin((1 - t) W) / sin W z0 + sin(t W) / sin W z1 row by row; lerp where W < 1e-4."""
+    u0 = z0 / z0.norm(dim=-1, keepdim=True)
+    u1 = z1 / z1.norm(dim=-1, keepdim=True)
+    omega = torch.acos((u0 * u1).sum(-1, keepdim=True).clamp(-1.0, 1.0))
+    small = omega < 1e-4
+    safe = torch.where(small, torch.ones_like(omega), omega)
+    out = (torch.sin((1 - t) * safe) * z0 + torch.sin(t * safe) * z1) / torch.sin(safe)
+    return torch.where(small, (1 - t) * z0 + t * z1, out)
+
+
+@exercise("5.1", "Spherical interpolation", "implement", "slerp")
+def check_slerp(slerp):
+    """slerp on batches (B, D), at t in [0, 1], including (nearly) parallel endpoints."""
+    g = torch.Generator().manual_seed(6)
+    z0, z1 = torch.randn(4, 16, generator=g, dtype=torch.float64), torch.randn(
+        4, 16, generator=g, dtype=torch.float64)
+    orthogonal = (torch.tensor([[3.0, 0.0]], dtype=torch.float64),
+                  torch.tensor([[0.0, 3.0]], dtype=torch.float64))
+    parallel = (torch.tensor([[1.0, 2.0, 2.0]], dtype=torch.float64),
+                torch.tensor([[2.0, 4.0, 4.0]], dtype=torch.float64))
+    cases = [(z0, z1, 0.3, "a batch of 4 latents of dimension 16"),
+             (z0, z1, 0.0, "t = 0"), (z0, z1, 1.0, "t = 1"),
+             (*orthogonal, 0.5, "two orthogonal latents of norm 3"),
+             (*parallel, 0.25, "two parallel latents")]
+    for a, b, t, name in cases:
+        what = f"slerp at t = {t} on {name}"
+        got = call(slerp, "slerp", a.clone(), b.clone(), t)
+        if not isinstance(got, torch.Tensor) or got.shape != a.shape:
+            fail(f"{what} returned {show(got)}; return a tensor of shape {tuple(a.shape)}")
+        if torch.isnan(got).any():
+            fail(f"{what} returned nan; when the angle is (nearly) 0, sin W is 0, so fall "
+                 f"back to linear interpolation (and clamp the cosine to [-1, 1])")
+        expected = _reference_slerp(a, b, t)
+        if not torch.allclose(got.double(), expected, atol=1e-5):
+            fail(f"{what} is off by up to {(got.double() - expected).abs().max().item():.3g}; "
+                 f"compute the angle W of each row from its own dot product and weight z0 by "
+                 f"sin((1 - t) W) / sin W and z1 by sin(t W) / sin W")
+    return "matches sin((1 - t) W) / sin W z0 + sin(t W) / sin W z1, also for parallel rows"
+
+
+@exercise("5.2", "Sample a latent prior", "implement", "sample_latent")
+def check_sample_latent(sample_latent):
+    """(n, dim) draws from N(0, 1) or U(-1, 1), reproducible through the generator given."""
+    n, dim = 4000, 8
+    for dist, mean_var in [("gaussian", 1.0), ("uniform", 1.0 / 3.0)]:
+        what = f"sample_latent({n}, {dim}, {dist!r}, generator)"
+        generator = Spec("generator", "generator", seed=7)
+        first = call(sample_latent, "sample_latent", n, dim, dist, generator)
+        if not isinstance(first, torch.Tensor) or tuple(first.shape) != (n, dim):
+            fail(f"{what} returned {show(first)}; return a tensor of shape ({n}, {dim})")
+        again = call(sample_latent, "sample_latent", n, dim, dist, generator)
+        if not torch.equal(first, again):
+            fail(f"{what} gives different draws for the same seed; pass generator= to "
+                 f"torch.randn or torch.rand")
+        x = first.double()
+        # 32000 draws: the sample mean has standard error sqrt(var / 32000) <= 0.006 and
+        # the sample variance a relative standard error near sqrt(2 / 32000) = 0.008, so
+        # 0.03 and 5% are both more than four standard errors.
+        if abs(x.mean().item()) > 0.03:
+            fail(f"{what} has mean {x.mean().item():.3f}; both priors are centred on 0")
+        if abs(x.var().item() / mean_var - 1) > 0.05:
+            fail(f"{what} has variance {x.var().item():.3f}; {dist} latents have variance "
+                 f"{mean_var:.3g}")
+        if dist == "uniform" and (x.min() < -1 or x.max() > 1 or x.min() > -0.99):
+            fail(f"{what} spans [{x.min().item():.3f}, {x.max().item():.3f}]; "
+                 f"U(-1, 1) fills [-1, 1]")
+        if dist == "gaussian" and x.abs().max() < 3:
+            fail(f"{what} never goes beyond 3 in {n * dim} draws; a Gaussian's tails are "
+                 f"unbounded")
+    return "Gaussian and uniform priors with variances 1 and 1/3, reproducible"
+
+
+@exercise("5.3", "The norm at the middle of a straight line", "explain", "answer_5_3")
+def check_answer_5_3(answer_5_3):
+    got = as_float(call(answer_5_3, "answer_5_3"), "answer_5_3()")
+    expected = 1 / math.sqrt(2)
+    if abs(got - expected) <= 0.01:
+        return f"|(z0 + z1) / 2| / |z0| -> sqrt(1/2) = {expected:.3f}"
+    if abs(got - 0.5) < 0.01:
+        fail("answer_5_3() returned 0.5, the ratio of squared norms; the question asks for "
+             "the ratio of norms")
+    fail(f"answer_5_3() returned {got:.4g}; |z0 + z1|^2 is about |z0|^2 + |z1|^2 = 2D for "
+         f"independent latents, so compute |(z0 + z1) / 2| / sqrt(D)")
+
+
+@exercise("5.4", "Latent arithmetic", "implement", "latent_arithmetic")
+def check_latent_arithmetic(latent_arithmetic):
+    """mean(a) - mean(b) + mean(c), each mean over the rows of a group (n_i, D)."""
+    g = torch.Generator().manual_seed(8)
+    a, b, c = (torch.randn(n, 5, generator=g) for n in (3, 4, 2))
+    what = f"latent_arithmetic({show(a)}, {show(b)}, {show(c)})"
+    got = call(latent_arithmetic, "latent_arithmetic", a.clone(), b.clone(), c.clone())
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5,):
+        fail(f"{what} returned {show(got)}; average each group over its rows (dim 0) to get "
+             f"one latent of shape (5,)")
+    expected = a.mean(0) - b.mean(0) + c.mean(0)
+    if not torch.allclose(got, expected, atol=1e-5):
+        fail(f"{what} is off by up to {(got - expected).abs().max().item():.3g}; "
+             f"it should be mean(a) - mean(b) + mean(c), as in smiling woman - neutral woman "
+             f"+ neutral man")
+    return "mean(a) - mean(b) + mean(c) over groups of different sizes"

@@ -1,0 +1,137 @@
+"""The checks of chapter 1's exercises (principles): layer sizes, a discriminator block."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dcgan_lib import theory
+from dcgan_lib.exercises._core import call, call_full, exercise, fail, multiple_choice, show
+from dcgan_lib.exercises._wire import ModuleInfo, Opaque
+
+
+def _int_result(got, what: str) -> int:
+    if isinstance(got, bool) or not isinstance(got, int):
+        if isinstance(got, float) and got.is_integer():
+            fail(f"{what} returned {got!r}, a float; a size is an int (use // for the division)")
+        fail(f"{what} returned {show(got)} ({type(got).__name__}); return an int")
+    return got
+
+
+@exercise("1.1", "Transposed-convolution output size", "compute", "conv_transpose_output_size")
+def check_conv_transpose_output_size(conv_transpose_output_size):
+    """H_out = s (H_in - 1) + k - 2p, on the DCGAN layers and on layers the text never shows."""
+    cases = [  # (size, kernel, stride, padding, why)
+        (4, 4, 2, 1, "a k=4, s=2, p=1 layer doubles 4 to 8"),
+        (1, 4, 1, 0, "the first generator layer turns the 1x1 latent into a 4x4 map"),
+        (16, 4, 2, 1, "a k=4, s=2, p=1 layer doubles 16 to 32"),
+        (5, 3, 2, 1, "s(H_in - 1) + k - 2p = 2*4 + 3 - 2 = 9"),
+        (7, 5, 3, 2, "s(H_in - 1) + k - 2p = 3*6 + 5 - 4 = 19"),
+        (3, 2, 2, 0, "a k=2, s=2 layer without padding doubles 3 to 6"),
+    ]
+    _check_sizes(conv_transpose_output_size, "conv_transpose_output_size",
+                 theory.conv_transpose_output_size, cases)
+    return f"{len(cases)} layers, including ones that do not double the size"
+
+
+@exercise("1.2", "Strided-convolution output size", "compute", "conv_output_size")
+def check_conv_output_size(conv_output_size):
+    """N_out = floor((N_in + 2p - k) / s) + 1, including sizes the stride does not divide."""
+    cases = [
+        (64, 4, 2, 1, "a k=4, s=2, p=1 layer halves 64 to 32"),
+        (4, 4, 1, 0, "the last discriminator layer turns a 4x4 map into one logit"),
+        (96, 4, 3, 0, "floor((96 - 4) / 3) + 1 = 31: the division rounds down"),
+        (9, 3, 2, 0, "floor((9 - 3) / 2) + 1 = 4"),
+        (10, 3, 3, 1, "floor((10 + 2 - 3) / 3) + 1 = 4"),
+        (7, 2, 2, 0, "floor((7 - 2) / 2) + 1 = 3: the last column is never covered"),
+    ]
+    _check_sizes(conv_output_size, "conv_output_size", theory.conv_output_size, cases)
+    return f"{len(cases)} layers, including strides that do not divide the input"
+
+
+def _check_sizes(learner_fn, name, reference, cases):
+    """Compare a learner's size formula with the library's on (size, k, s, p, why) cases."""
+    for size, k, s, p, why in cases:
+        what = f"{name}({size}, {k}, {s}, {p})"
+        got = _int_result(call(learner_fn, name, size, k, s, p), what)
+        if got != reference(size, k, s, p):
+            fail(f"{what} returned {got}; {why}")
+
+
+CONV = "torch.nn.modules.conv.Conv2d"
+BATCH_NORM = "torch.nn.modules.batchnorm.BatchNorm2d"
+POOLS = ("torch.nn.modules.pooling.MaxPool2d", "torch.nn.modules.pooling.AvgPool2d")
+RELU = "torch.nn.modules.activation.ReLU"
+
+
+@exercise("1.3", "A discriminator block", "implement", "discriminator_block")
+def check_discriminator_block(discriminator_block):
+    """Conv2d(k=4, s=2, p=1, no bias) -> BatchNorm2d (when norm) -> LeakyReLU(leak)."""
+    for c_in, c_out, leak, norm in [(3, 8, 0.2, False), (8, 16, 0.2, True), (4, 6, 0.1, True)]:
+        what = f"discriminator_block({c_in}, {c_out}, leak={leak}, norm={norm})"
+        x = torch.randn(5, c_in, 16, 12, generator=torch.Generator().manual_seed(0))
+        reply = call_full(discriminator_block, "discriminator_block", (c_in, c_out),
+                          {"leak": leak, "norm": norm}, forward=x)
+        block = reply.value
+        if not isinstance(block, ModuleInfo):
+            kind = block.type_name if isinstance(block, Opaque) else type(block).__name__
+            fail(f"{what} returned {kind}; return an nn.Module such as nn.Sequential")
+        if block.of(*POOLS):
+            fail(f"{what} contains a pooling layer; DCGAN halves the size with a stride-2 "
+                 f"convolution instead")
+        convs = block.of(CONV)
+        if len(convs) != 1:
+            fail(f"{what} contains {len(convs)} Conv2d layers; use exactly one")
+        conv = convs[0]
+        if (conv.get("in_channels"), conv.get("out_channels")) != (c_in, c_out):
+            fail(f"{what}: the convolution maps {conv.get('in_channels')} to "
+                 f"{conv.get('out_channels')} channels; it should map {c_in} to {c_out}")
+        y = reply.forward
+        if isinstance(y, Opaque):
+            fail(f"{what} failed on a batch of shape (5, {c_in}, 16, 12): "
+                 f"{y.type_name}: {y.text}")
+        if not isinstance(y, torch.Tensor):
+            fail(f"{what} returned {show(y)} on a batch of shape (5, {c_in}, 16, 12); "
+                 f"a block returns a tensor")
+        if tuple(y.shape) != (5, c_out, 8, 6):
+            fail(f"{what} maps (5, {c_in}, 16, 12) to {tuple(y.shape)}; a k=4, s=2, p=1 "
+                 f"convolution halves each side, giving (5, {c_out}, 8, 6)")
+        if conv.get("has_bias") is not False:
+            fail(f"{what}: the convolution has a bias; pass bias=False (the normalisation or "
+                 f"the next layer's shift makes it redundant)")
+        norms = block.of(BATCH_NORM)
+        if norm and len(norms) != 1:
+            fail(f"{what} has {len(norms)} BatchNorm2d layers; with norm=True it needs one")
+        if not norm and norms:
+            fail(f"{what} has a BatchNorm2d layer; with norm=False it should have none "
+                 f"(the discriminator's first block sees the raw image)")
+        if not _is_block(y, x, conv.get("weight"), leak, norm):
+            if block.of(RELU):
+                fail(f"{what} uses ReLU; the discriminator uses LeakyReLU(leak) so that "
+                     f"negative pre-activations still pass a gradient")
+            fail(f"{what} does not compute conv(k=4, s=2, p=1) -> "
+                 f"{'BatchNorm2d -> ' if norm else ''}LeakyReLU({leak}) in that order")
+    return "three blocks halve the size and match conv -> norm -> LeakyReLU"
+
+
+def _is_block(y, x, weight, leak, norm) -> bool:
+    """Whether ``y`` is conv(x, weight) -> BatchNorm (training mode) -> LeakyReLU(leak)."""
+    if not isinstance(weight, torch.Tensor):
+        return False
+    try:
+        expected = nn.functional.conv2d(x, weight.detach().float(), stride=2, padding=1)
+        if norm:
+            expected = nn.functional.batch_norm(expected, None, None, training=True)
+        expected = nn.functional.leaky_relu(expected, leak)
+        return bool(torch.allclose(y.detach().float(), expected, atol=1e-5))
+    except RuntimeError:  # a weight of the wrong shape
+        return False
+
+
+@exercise("1.4", "Which layer avoids the checkerboard?", "explain", "answer_1_4")
+def check_answer_1_4(answer_1_4):
+    return multiple_choice(call(answer_1_4, "answer_1_4"), "answer_1_4()", {
+        "a": "k=3, s=2 gives interior counts 1 and 2: the stride does not divide the kernel",
+        "c": "k=5, s=2 gives interior counts 2 and 3, still uneven",
+        "d": "k=3, s=1, p=1 has even overlap but keeps the size instead of doubling it",
+    }, correct="b")
