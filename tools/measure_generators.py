@@ -64,10 +64,16 @@ def scores(probs: torch.Tensor) -> dict:
             "share_below_0.9": float(np.mean(confidence < 0.9))}
 
 
-def interval(values: np.ndarray) -> dict:
+def interval(estimate: float, values: np.ndarray) -> dict:
+    """A 95 % interval from bootstrap distances: the estimate +- 1.96 bootstrap standard
+    deviations. The bootstrap's own percentiles are not used: a resampled set repeats
+    images, which inflates the distance the way a smaller n does (``mean`` sits above
+    the estimate), so they are shifted to the right of it."""
+    sd = float(values.std(ddof=1))
     lo, hi = np.percentile(values, [2.5, 97.5])
-    return {"low": float(lo), "high": float(hi), "std": float(values.std(ddof=1)),
-            "level": 0.95, "n_boot": len(values)}
+    return {"low": estimate - 1.96 * sd, "high": estimate + 1.96 * sd, "std": sd,
+            "mean": float(values.mean()), "percentile_low": float(lo),
+            "percentile_high": float(hi), "level": 0.95, "n_boot": len(values)}
 
 
 def fd(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,10 +149,10 @@ def measure(name: str, log=print) -> dict:
         "generator_sha256": sha256(pretrained.paths(name)["weights"]),
         "generator_steps": record["steps"],
         "generated": scores(probs["generated"]) | {
-            "frechet_distance": gen_fd, "frechet_interval": interval(boot_gen)},
+            "frechet_distance": gen_fd, "frechet_interval": interval(gen_fd, boot_gen)},
         "test": scores(probs["test"]),
         "train": scores(probs["train"]) | {
-            "frechet_distance": floor_fd, "frechet_interval": interval(boot_floor)},
+            "frechet_distance": floor_fd, "frechet_interval": interval(floor_fd, boot_floor)},
         "confidence_edges": CONFIDENCE_EDGES.tolist(),
         "frechet_against_n": fd_against_n(feats["generated"], feats["test"], feats["train"]),
         "check": {  # what pretrained.evaluate(generator, name, n=N_CHECK) returns
@@ -171,13 +177,15 @@ def collapse(log=print) -> dict:
     """Rerun the collapsing guideline runs and the baseline (seed 0) with sample grids."""
     from safetensors.torch import save_file
 
-    from dcgan_lib.train import TrainConfig, train
+    from dcgan_lib import recipes
+    from dcgan_lib.settings import TrainConfig
+    from dcgan_lib.train import train
 
     classifier, _ = metrics.load_classifier("mnist")
     recorded = {(r["name"], r["seed"]): r for r in pretrained.guideline_runs()}
     runs, finals, frames, steps = [], [], [], None
     for name in COLLAPSE_RUNS:
-        cfg = TrainConfig(**pretrained.GUIDELINE_BASE, **pretrained.GUIDELINES[name],
+        cfg = TrainConfig(**recipes.GUIDELINE_BASE, **recipes.GUIDELINES[name],
                           seed=COLLAPSE_SEED, out=None, progress=False,
                           sample_every=COLLAPSE_SAMPLE_EVERY)
         result = train(cfg)
@@ -188,7 +196,7 @@ def collapse(log=print) -> dict:
         frames.append(torch.stack([grid for _, grid in result.history["samples"]]))
         steps = [step for step, _ in result.history["samples"]]
         old = recorded[(name, COLLAPSE_SEED)]["metrics"]
-        runs.append({"name": name, "seed": COLLAPSE_SEED, "change": pretrained.GUIDELINES[name],
+        runs.append({"name": name, "seed": COLLAPSE_SEED, "change": recipes.GUIDELINES[name],
                      "inception_score": s["inception_score"], "coverage_kl": s["coverage_kl"],
                      "class_counts": s["class_counts"],
                      "recorded_inception_score": old["inception_score"],
@@ -200,7 +208,7 @@ def collapse(log=print) -> dict:
     save_file({"final": torch.stack(finals).contiguous(),
                "frames": torch.stack(frames).contiguous(),
                "steps": torch.tensor(steps)}, str(files["samples"]))
-    record = {"runs": runs, "base": pretrained.GUIDELINE_BASE, "eval_n": 1000,
+    record = {"runs": runs, "base": recipes.GUIDELINE_BASE, "eval_n": 1000,
               "eval_seed": pretrained.EVAL_SEED, "sample_every": COLLAPSE_SAMPLE_EVERY,
               "final": "64 samples from the first 64 evaluation latents, uint8",
               "frames": "the 64 fixed training latents every sample_every steps, uint8"}
