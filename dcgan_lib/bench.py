@@ -6,11 +6,11 @@
                                          # on a machine without CUDA; --full overrides)
     python -m dcgan_lib.bench --ablate   # and the fast loop with each switch off in turn
 
-Both loops run :mod:`dcgan_lib.train`'s own steps on synthetic images (uniform in [-1, 1];
+Both loops run :func:`dcgan_lib.steps.train_step` on synthetic images (uniform in [-1, 1];
 the speed of a step does not depend on what the pixels show): the reference loop is
 ``train(fast=False)`` -- fp32, each minibatch copied from host memory, an ``.item()`` per
 number per step -- and the fast loop is ``train(fast=True)`` with the switches
-:func:`dcgan_lib.train.choose_speedups` picks for the device. Each is timed over the same
+:func:`dcgan_lib.fast.choose_speedups` picks for the device. Each is timed over the same
 number of steps after warm-up steps (which include the CUDA-graph capture), between two
 device synchronisations.
 
@@ -35,18 +35,12 @@ from dataclasses import dataclass, replace
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .train import (
-    CUDA_GRAPH_WARMUP,
-    FastStep,
-    Speedups,
-    TrainConfig,
-    build_models,
-    build_optimizers,
-    choose_speedups,
-    device_name,
-    reference_step,
-    resolve_device,
-)
+from .devices import device_name, resolve_device
+from .fast import CUDA_GRAPH_WARMUP, FastStep, Speedups, choose_speedups
+from .latent import noise as latent_noise
+from .run import build_models, build_optimizers
+from .settings import TrainConfig
+from .steps import train_step
 
 # Dense peak TFLOP/s by arithmetic, from the vendors' data sheets; the first name that
 # occurs in torch.cuda.get_device_name wins, so the more specific names come first.
@@ -135,12 +129,12 @@ def synthetic_images(case: Case, n_batches: int, device) -> torch.Tensor:
 def model_flops_per_step(case: Case, device: torch.device) -> float:
     """FLOPs of one training step that computes only the gradients the update needs."""
     cfg = _config(case, device, fast=True)
-    speedups = Speedups(generator_grads_only=True)
+    speedups = Speedups()
     torch.manual_seed(0)
     netG, netD = build_models(cfg, case.channels, device, speedups)
     optG, optD = build_optimizers(netG, netD, cfg, speedups)
     shape = (case.batch_size, case.channels, case.image_size, case.image_size)
-    step = FastStep(netG, netD, optD, optG, cfg, speedups, shape, device)
+    step = FastStep(netG, netD, optG, optD, cfg, speedups, shape, device)
     images = synthetic_images(case, 1, device)
     idx = torch.arange(case.batch_size, device=device)
     with FlopCounterMode(display=False) as counter:
@@ -166,7 +160,7 @@ def time_loop(case: Case, device: torch.device, fast: bool, steps: int, warmup: 
         home = device if speedups.on_device_data else torch.device("cpu")
         images = synthetic_images(case, n_batches, home).contiguous(memory_format=fmt)
         shape = (b, case.channels, case.image_size, case.image_size)
-        step = FastStep(netG, netD, optD, optG, cfg, speedups, shape, device)
+        step = FastStep(netG, netD, optG, optD, cfg, speedups, shape, device)
         batches = [torch.arange(i * b, (i + 1) * b, device=home) for i in range(n_batches)]
 
         def one(i):
@@ -176,7 +170,8 @@ def time_loop(case: Case, device: torch.device, fast: bool, steps: int, warmup: 
 
         def one(i):
             real = images[(i % n_batches) * b:(i % n_batches + 1) * b].to(device)
-            return reference_step(netG, netD, optD, optG, real, cfg)
+            z = latent_noise(b, cfg.latent_dim, cfg.latent_dist, device)
+            return train_step(netG, netD, optG, optD, real, z).tolist()  # one sync a step
 
     for i in range(warmup):
         one(i)

@@ -1,6 +1,7 @@
-"""Checkpoints: tensors in safetensors, everything else as JSON in the same file's header.
+"""Checkpoints: a training run's state, and a generator's weights, each one safetensors file.
 
-One checkpoint is one file, so replacing it is one atomic step. ``save`` writes the bytes
+Tensors go in safetensors, everything else as JSON in the same file's header. One
+checkpoint is one file, so replacing it is one atomic step. ``save`` writes the bytes
 to a temporary file in the same folder, flushes and fsyncs it, then ``os.replace``s it over
 the old checkpoint: a process killed at any moment leaves either the previous checkpoint
 or the new one, never half of one. Loading never unpickles anything: safetensors holds
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -19,8 +21,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
+from .models import Generator
+from .settings import RESUME_MUST_MATCH, TrainConfig
+from .steps import HISTORY_KEYS
+
 META_KEY = "dcgan_lib"
 CHUNK_BYTES = 1 << 20
+CHECKPOINT_FORMAT = "dcgan_lib.checkpoint/2"
+GENERATOR_FORMAT = "dcgan_lib.generator/1"
 
 
 class CheckpointError(ValueError):
@@ -127,3 +135,141 @@ def _read_meta(path: Path, data: bytes) -> dict:
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path} has a {META_KEY!r} header entry that is not an object")
     return meta
+
+
+# Training checkpoints and generator files
+
+
+def _optimizer_tensors(prefix: str, optimizer) -> dict[str, torch.Tensor]:
+    state = optimizer.state_dict()["state"]
+    return {f"{prefix}.{i}.{k}": v for i, s in state.items() for k, v in s.items()
+            if torch.is_tensor(v)}
+
+
+def _load_optimizer(optimizer, prefix: str, tensors: dict, path) -> None:
+    current = optimizer.state_dict()
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            i, name = key[len(prefix) + 1:].split(".", 1)
+            state.setdefault(int(i), {})[name] = value
+    n_params = len(current["param_groups"][0]["params"])
+    if state and set(state) != set(range(n_params)):
+        raise CheckpointError(f"{path} holds optimizer state for {len(state)} "
+                                   f"parameters, the model has {n_params}")
+    optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+    for p, s in optimizer.state.items():  # moments in the parameter's own memory layout
+        for name in ("exp_avg", "exp_avg_sq"):
+            if name in s:
+                s[name] = torch.empty_like(p, dtype=s[name].dtype).copy_(s[name])
+
+
+def _load_module(module, prefix: str, tensors: dict, path) -> None:
+    expected = module.state_dict()
+    for key, value in expected.items():
+        got = tensors.get(f"{prefix}.{key}")
+        if got is None:
+            raise CheckpointError(f"{path} has no tensor {prefix}.{key}: it was not "
+                                       f"written for this model")
+        if tuple(got.shape) != tuple(value.shape):
+            raise CheckpointError(
+                f"{path} holds {prefix}.{key} of shape {tuple(got.shape)}, the model "
+                f"expects {tuple(value.shape)}")
+    module.load_state_dict({k: tensors[f"{prefix}.{k}"] for k in expected})
+
+
+def save_checkpoint(path, netG, netD, optimizerG, optimizerD, scaler, cfg: TrainConfig,
+                    step: int, seconds: float, history: dict, permutation,
+                    shuffle: torch.Generator, device: torch.device, average=None) -> None:
+    """Everything a resumed run needs to continue bit for bit, written atomically;
+    ``average`` is the generator's weight average when ``cfg.ema`` asks for one."""
+    tensors = {f"generator.{k}": v for k, v in netG.state_dict().items()}
+    if average is not None:
+        tensors |= {f"generator_average.{k}": v for k, v in average.state_dict().items()}
+    tensors |= {f"discriminator.{k}": v for k, v in netD.state_dict().items()}
+    tensors |= _optimizer_tensors("optimizer_d", optimizerD)
+    tensors |= _optimizer_tensors("optimizer_g", optimizerG)
+    tensors["rng.cpu"] = torch.get_rng_state()
+    tensors["rng.shuffle"] = shuffle.get_state()
+    if device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
+    if permutation is not None:
+        tensors["permutation"] = permutation
+    # the grids due every sample_every steps; a run's extra grid at its end is its own
+    samples = [(s, grid) for s, grid in history["samples"]
+               if cfg.sample_every and s % cfg.sample_every == 0]
+    for i, (_, grid) in enumerate(samples):
+        tensors[f"samples.{i}"] = grid
+    meta = {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "step": step,
+            "seconds": seconds, "history": {k: history[k] for k in HISTORY_KEYS},
+            "sample_steps": [s for s, _ in samples],
+            "grad_scaler": scaler.state_dict() if scaler is not None else None}
+    save(path, tensors, meta)
+
+
+def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerG, optimizerD, scaler,
+                    shuffle: torch.Generator, device: torch.device, average=None) -> dict:
+    """Restore a :func:`save_checkpoint` file into the given objects.
+
+    Returns ``{"step", "seconds", "history", "permutation"}``. Raises ``CheckpointError``
+    (a ``ValueError``) naming the file and what is wrong with it.
+    """
+    tensors, meta = load(path)
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is a {meta.get('format')!r} file, expected a "
+                                   f"{CHECKPOINT_FORMAT!r} training checkpoint")
+    saved = meta.get("config", {})
+    for name in RESUME_MUST_MATCH:
+        was = saved.get(name, getattr(TrainConfig, name, None))  # older files: the default
+        if was != getattr(cfg, name):
+            raise ValueError(f"{path} was trained with {name}={was!r}, this "
+                             f"run asks for {name}={getattr(cfg, name)!r}; resume with the "
+                             f"same {name}")
+    _load_module(netG, "generator", tensors, path)
+    if average is not None:
+        _load_module(average, "generator_average", tensors, path)
+    _load_module(netD, "discriminator", tensors, path)
+    _load_optimizer(optimizerD, "optimizer_d", tensors, path)
+    _load_optimizer(optimizerG, "optimizer_g", tensors, path)
+    try:
+        torch.set_rng_state(tensors["rng.cpu"])
+        shuffle.set_state(tensors["rng.shuffle"])
+        if device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+    except (KeyError, RuntimeError):
+        raise CheckpointError(f"{path} has no valid random-number state") from None
+    if scaler is not None and meta.get("grad_scaler"):
+        scaler.load_state_dict(meta["grad_scaler"])
+    try:
+        history = {k: list(meta["history"][k]) for k in HISTORY_KEYS}
+        history["samples"] = [(s, tensors[f"samples.{i}"])
+                              for i, s in enumerate(meta.get("sample_steps", []))]
+        step, seconds = int(meta["step"]), float(meta["seconds"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an incomplete training record "
+                                   f"(missing or bad {exc})") from None
+    if len(history["step"]) != step:
+        raise CheckpointError(f"{path} records {len(history['step'])} steps of history "
+                                   f"for step {step}")
+    return {"step": step, "seconds": seconds, "history": history,
+            "permutation": tensors.get("permutation")}
+
+
+def save_generator(path, netG: Generator, cfg: TrainConfig) -> None:
+    """The generator's weights as safetensors; the header holds how to rebuild it."""
+    arch = {"latent_dim": netG.latent_dim, "image_size": netG.image_size,
+            "channels": netG.channels, "width": netG.width, "norm": netG.norm}
+    meta = {"format": GENERATOR_FORMAT, "generator": arch, "latent_dist": cfg.latent_dist,
+            "config": asdict(cfg)}
+    save(path, netG.state_dict(), meta)
+
+
+def load_generator(path, device="cpu") -> Generator:
+    """A :class:`Generator` in eval mode from a file :func:`save_generator` wrote."""
+    tensors, meta = load(path)
+    if meta.get("format") != GENERATOR_FORMAT:
+        raise CheckpointError(f"{path} is a {meta.get('format')!r} file, expected a "
+                                   f"{GENERATOR_FORMAT!r} generator")
+    netG = Generator(**meta["generator"])
+    _load_module(netG, "", {f".{k}": v for k, v in tensors.items()}, path)
+    return netG.to(device).eval()

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import losses, models, theory
+from . import losses, models, normalization, theory
 
 N_SE = 4  # Monte-Carlo tolerance in standard errors: a correct claim fails with p < 1e-4
 RELATIONS = ("close", "equal", "greater", "less")
@@ -116,16 +116,7 @@ def _architecture() -> list[Claim]:
 
     # A one-hot input pushed through stride-2 layers with all-ones kernels: the support of the
     # output is the projective field of one pixel, and the counts are the overlap.
-    up = nn.ConvTranspose2d(1, 1, 4, 2, 1, bias=False)
-    nn.init.ones_(up.weight)
-    x = torch.zeros(1, 1, 4, 4)
-    x[..., 1, 1] = 1.0
-    spans = []
-    with torch.no_grad():
-        for _ in range(4):
-            x = up(x)
-            rows_hit = (x[0, 0].abs().sum(dim=1) > 0).nonzero()
-            spans.append(int(rows_hit.max() - rows_hit.min() + 1))
+    spans = theory.projective_field_widths(depth=4, kernel=4, stride=2, padding=1)
     rows.append(Claim(
         "3112743",
         "one pixel of the 4x4 map reaches an ever larger region, 46 pixels wide at 64x64",
@@ -295,15 +286,25 @@ def _path_product(alpha: float, depth: int) -> Claim:
 # ------------------------------------------------------------------ normalization
 
 
-def _batch_variance(batch_size: int, trials: int) -> Claim:
-    x = 2.0 * torch.randn(trials, batch_size, generator=_gen(batch_size), dtype=torch.float64)
-    mean, se = _mean_se((x.var(dim=1) / 4.0 - 1.0) ** 2)
+def _batch_variance(batch_size: int, trials: int, unbiased: bool) -> Claim:
+    x = 2.0 * torch.randn(batch_size, trials, generator=_gen(batch_size), dtype=torch.float64)
+    if unbiased:
+        expected = theory.unbiased_variance_relative_mse(batch_size)
+        mean, se = _mean_se((x.var(dim=0) / 4.0 - 1.0) ** 2)
+        return Claim(
+            "3112744", f"the unbiased variance S^2 (divide by B - 1) of a batch of "
+            f"B = {batch_size} has squared relative error 2/(B-1) = {expected:.4g}",
+            r"\mathbb{E}[(S^2-\sigma^2)^2]/\sigma^4 = \frac{2}{B-1}",
+            expected, mean, N_SE * se, "close", f"Monte Carlo over {trials} Gaussian batches")
+    expected = theory.biased_variance_relative_mse(batch_size)
+    mean, se = _mean_se((normalization.batchnorm_variance(x) / 4.0 - 1.0) ** 2)
     return Claim(
-        "3112744", f"the unbiased variance of a batch of B = {batch_size} has squared relative "
-        f"error 2/(B-1) = {theory.bn_variance_relative_mse(batch_size):.4g}",
-        r"\mathbb{E}[(S^2-\sigma^2)^2]/\sigma^4 = \frac{2}{B-1}",
-        theory.bn_variance_relative_mse(batch_size), mean, N_SE * se, "close",
-        f"Monte Carlo over {trials} Gaussian batches")
+        "3112744", f"the variance BatchNorm normalises with (the biased one, divide by B) of a "
+        f"batch of B = {batch_size} has squared relative error (2B-1)/B^2 = {expected:.4g}",
+        r"\mathbb{E}[(\sigma_B^2-\sigma^2)^2]/\sigma^4 = \frac{2B-1}{B^2}",
+        expected, mean, N_SE * se, "close",
+        f"Monte Carlo over {trials} Gaussian batches, the variance read back from the output "
+        "of nn.BatchNorm2d in training mode")
 
 
 def _instance_norm_independent_of_batch() -> Claim:
@@ -334,21 +335,13 @@ def _bn_formula() -> Claim:
                  "max |nn.BatchNorm2d - formula| in training mode (float32)")
 
 
-def batch_leak(norm: str, real: torch.Tensor, other: torch.Tensor, seed: int = 0) -> float:
-    """How much one image's logit moves when the rest of its batch is swapped.
-
-    A ``Discriminator(norm=norm)`` in training mode scores ``real[0]`` in the batch ``real`` and
-    again in the batch ``[real[0], *other[1:]]``; returns the absolute change of that logit
-    divided by the mean |logit| of the first batch (0 means no information crosses the batch).
-    """
-    torch.manual_seed(seed)
+def batch_leak(norm: str, real: torch.Tensor, other: torch.Tensor) -> float:
+    """The relative change of ``real[0]``'s logit when ``real[1:]`` is swapped for
+    ``other[1:]``, for a fresh ``Discriminator(norm=norm)`` in training mode."""
+    torch.manual_seed(0)
     d = models.Discriminator(image_size=real.shape[-1], channels=real.shape[1], width=16,
                              norm=norm).train()
-    swapped = torch.cat([real[:1], other[1:]])
-    with torch.no_grad():
-        first = d(real)
-        second = d(swapped)
-    return ((first[0] - second[0]).abs() / first.abs().mean()).item()
+    return normalization.batch_dependence(d, real[:1], real[1:], other[1:])
 
 
 def _leak() -> list[Claim]:
@@ -569,9 +562,8 @@ def ledger() -> list[Claim]:
                 *_architecture(),
                 *_discriminator_sizes(),
                 *_activations(),
-                _batch_variance(2, 40_000), _batch_variance(4, 40_000),
-                _batch_variance(8, 40_000),
-                _batch_variance(64, 20_000),
+                *(_batch_variance(b, n, unbiased) for unbiased in (False, True)
+                  for b, n in ((2, 40_000), (4, 40_000), (8, 40_000), (64, 20_000))),
                 _instance_norm_independent_of_batch(),
                 _bn_formula(),
                 *_leak(),
@@ -600,29 +592,37 @@ def _fmt(value) -> str:
 
 HOLDS = "<span style='color: #1a7f37'>yes</span>"
 FAILS = "<b style='color: #cf222e'>NO</b>"
+NOWRAP = "white-space: nowrap"
 
 
 def to_html(rows: list[Claim]) -> str:
-    """The ledger as an HTML table that scrolls sideways on a narrow page. Closed forms sit in
+    """The ledger as a four-column HTML table that fits the book's text column: the claim
+    with its closed form and how it is measured, the value expected, the value measured, and
+    the check (tolerance, exact or threshold) with whether it holds. Closed forms sit in
     ``<span class="math">\\(...\\)</span>``, the markup Sphinx gives inline math, so MathJax
     typesets them in the built book too."""
     import html
 
+    def number(value) -> str:  # a number never breaks across lines; a tuple may
+        text = html.escape(_fmt(value))
+        return text if isinstance(value, tuple) else f"<span style='{NOWRAP}'>{text}</span>"
+
     symbol = {"close": "±", "equal": "=", "greater": ">", "less": "<"}
-    head = ("<tr><th>problem</th><th>claim, and how it is measured</th><th>closed form</th>"
-            "<th>expected / threshold</th><th>measured</th><th>check</th><th>holds</th></tr>")
+    head = ("<tr><th>claim, its closed form, and how it is measured</th><th>expected</th>"
+            "<th>measured</th><th>check</th></tr>")
     body = []
     for r in rows:
         check = {"close": f"± {r.tolerance:.2g}", "equal": "exact"}.get(
             r.relation, f"{symbol[r.relation]} threshold")
         body.append(
             "<tr>"
-            f"<td>{r.problem_id or 'intro'}</td>"
-            f"<td>{html.escape(r.claim)}<br><small><i>{html.escape(r.method)}</i></small></td>"
-            f'<td><span class="math">\\({html.escape(r.closed_form)}\\)</span></td>'
-            f"<td>{html.escape(_fmt(r.expected))}</td>"
-            f"<td>{html.escape(_fmt(r.measured))}</td><td>{html.escape(check)}</td>"
-            f"<td>{HOLDS if r.holds else FAILS}</td></tr>")
-    return ("<div style='overflow-x: auto'><table class='dcgan-table' style='font-size: 0.85em'>"
+            f"<td>{html.escape(r.claim)}<br>"
+            f'<span class="math">\\({html.escape(r.closed_form)}\\)</span><br>'
+            f"<small><i>{html.escape(r.method)}</i></small></td>"
+            f"<td>{number(r.expected)}</td><td>{number(r.measured)}</td>"
+            f"<td><span style='{NOWRAP}'>{html.escape(check)}</span><br>"
+            f"{HOLDS if r.holds else FAILS}</td></tr>")
+    return ("<div style='overflow-x: auto'><table class='dcgan-table claims-ledger'"
+            " style='font-size: 0.85em'>"
             f"\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body)
             + "\n</tbody></table></div>")

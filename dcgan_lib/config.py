@@ -34,12 +34,3 @@ def quick_mode() -> bool:
 def pick(quick, full):
     """Return ``quick`` in quick mode and ``full`` otherwise (sizes, step counts)."""
     return quick if quick_mode() else full
-
-
-def default_device() -> torch.device:
-    """The fastest device present: CUDA, then Apple's MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")

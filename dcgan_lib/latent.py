@@ -52,9 +52,17 @@ def sample(n: int, latent_dim: int = 100, dist: str = "gaussian",
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         rng = torch.Generator(device="cpu").manual_seed(int(seed))
+    return noise(n, latent_dim, dist, generator=rng)
+
+
+def noise(n: int, latent_dim: int, dist: str = "gaussian", device="cpu",
+          generator: torch.Generator | None = None) -> torch.Tensor:
+    """``(n, latent_dim)`` float32 latents, N(0, 1) or U(-1, 1), on ``device``, from
+    ``generator`` (a ``torch.Generator`` on that device) or else the device's global one.
+    The unchecked core of :func:`sample`, for loops that draw every step."""
     if dist == "gaussian":
-        return torch.randn(n, latent_dim, generator=rng, dtype=torch.float32)
-    return torch.rand(n, latent_dim, generator=rng, dtype=torch.float32) * 2 - 1
+        return torch.randn(n, latent_dim, device=device, generator=generator)
+    return 2 * torch.rand(n, latent_dim, device=device, generator=generator) - 1
 
 
 def _check_pair(z0, z1) -> None:

@@ -136,7 +136,7 @@ def train_classifier(dataset: str = "mnist", epochs: int = 4, seed: int = 0,
         "dataset": dataset, "test_accuracy": acc, "epochs": epochs, "seed": seed,
         "batch_size": batch_size, "lr": lr, "seconds": round(time.perf_counter() - start, 1),
         "device": "cpu (2 shared cores)" if not torch.cuda.is_available() else "cuda",
-        "command": f"python -m dcgan_lib.metrics --dataset {dataset} --epochs {epochs} "
+        "command": f"python tools/train_classifier.py --dataset {dataset} --epochs {epochs} "
                    f"--seed {seed}",
     }
     return model, record
@@ -163,7 +163,7 @@ def load_classifier(dataset: str = "mnist") -> tuple[Classifier, dict]:
     path = classifier_path(dataset)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing: train it with python -m dcgan_lib.metrics --dataset {dataset}"
+            f"{path} is missing: train it with python tools/train_classifier.py --dataset {dataset}"
         )
     try:
         state = load_file(str(path))
@@ -306,45 +306,3 @@ def real_floor(model: Classifier, dataset: str, n: int = 2000) -> float:
     train, _ = data.load(dataset, "train", image_size=32, limit=n)
     test, _ = data.load(dataset, "test", image_size=32, limit=n)
     return frechet_distance(model, train, test)
-
-
-def evaluate_generator(generator: nn.Module, dataset: str, n: int = 2000, seed: int = 0,
-                       model: Classifier | None = None) -> dict:
-    """IS, Fréchet distance to ``n`` real test images, and coverage of ``n`` samples drawn
-    from ``generator`` with Gaussian latents seeded by ``seed``; the real floors beside."""
-    if model is None:
-        model, _ = load_classifier(dataset)
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, generator.latent_dim, generator=gen)
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
-        fake = torch.cat([generator(z[i:i + 500]) for i in range(0, n, 500)])
-    generator.train(was_training)
-    real_test, _ = data.load(dataset, "test", image_size=32, limit=n)
-    counts, kl = class_coverage(model, fake)
-    return {
-        "n": n, "seed": seed,
-        "inception_score": inception_score(model, fake),
-        "frechet_distance": frechet_distance(model, fake, real_test),
-        "coverage_kl": kl, "class_counts": counts.tolist(),
-        "real_inception_score": inception_score(model, real_test),
-        "real_frechet_floor": real_floor(model, dataset, n),
-    }
-
-
-def main(argv=None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Train the metric classifier.")
-    parser.add_argument("--dataset", default="mnist", choices=data.DATASETS)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    model, record = train_classifier(args.dataset, args.epochs, args.seed)
-    save_classifier(model, record, args.dataset)
-    print(json.dumps(record, indent=1))
-
-
-if __name__ == "__main__":
-    main()

@@ -19,15 +19,11 @@ import math
 import torch
 from torch import nn
 
+from .checks import positive_int
+
 NORMS = ("batch", "instance", "layer", "none")
 DOWNSAMPLING = ("strided", "pool")
 IMAGE_SIZES = tuple(2**k for k in range(4, 9))  # 16 .. 256
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _check_image_size(image_size) -> int:
@@ -87,10 +83,10 @@ class Generator(nn.Module):
         norm: str = "batch",
     ):
         super().__init__()
-        self.latent_dim = _check_positive_int("latent_dim", latent_dim)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
         self.image_size = _check_image_size(image_size)
-        self.channels = _check_positive_int("channels", channels)
-        self.width = _check_positive_int("width", width)
+        self.channels = positive_int("channels", channels)
+        self.width = positive_int("width", width)
         self.norm = _check_norm(norm)
 
         doublings = int(math.log2(image_size)) - 2  # 4x4 -> image_size
@@ -150,8 +146,8 @@ class Discriminator(nn.Module):
     ):
         super().__init__()
         self.image_size = _check_image_size(image_size)
-        self.channels = _check_positive_int("channels", channels)
-        self.width = _check_positive_int("width", width)
+        self.channels = positive_int("channels", channels)
+        self.width = positive_int("width", width)
         self.norm = _check_norm(norm)
         if isinstance(leak, bool) or not isinstance(leak, (int, float)) or not 0 <= leak < 1:
             raise ValueError(f"leak must be a number in [0, 1), got {leak!r}")

@@ -5,69 +5,36 @@ a dict with how it was made (device, seconds, epochs, seed, command, settings), 
 history (Loss_D, Loss_G, D(x), D(G(z)) per step, thinned to at most ``MAX_HISTORY``
 points), sample grids from fixed noise across training, and its metrics (classifier
 Inception Score, Fréchet distance, class coverage, each beside the real-data value) at the
-end and at every evaluation point during training.
+end and at every evaluation point during training. ``evaluate`` scores any generator the
+same way.
 
 Files in ``dcgan_lib/weights/`` (safetensors, never pickle; records are JSON):
 
-    generator-<name>.safetensors   the weights (written by dcgan_lib.train.save_generator)
+    generator-<name>.safetensors   the weights (written by dcgan_lib.checkpoint.save_generator)
     generator-<name>.json          the record
     samples-<name>.safetensors     the sample grids, uint8 (frames, 64, 1, 32, 32)
     guidelines.json                the DCGAN-guideline comparison (``guideline_runs``)
 
-``train_shipped(name)`` retrains one of them with the settings in ``SHIPPED`` and
-``run_guideline(name)`` reruns one guideline comparison; ``python -m dcgan_lib.pretrained``
-does either from the command line.
+:mod:`dcgan_lib.recipes` holds how they were trained; ``python tools/retrain.py`` remakes
+them.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import os
-import shlex
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dcgan_lib import metrics
+from dcgan_lib import checks, metrics
 
 WEIGHTS = metrics.WEIGHTS
 NAMES = ("mnist", "fashion-mnist")
 MAX_HISTORY = 400  # points kept per loss curve
 MAX_FRAMES = 12  # sample grids kept for the animation
 EVAL_SEED = 1234  # latents for the shipped metrics, apart from the training seed
-
-# The shipped runs, sized for two CPU cores: pytorch/examples' DCGAN (64 channels at the
-# image end) at half its width, with a weight average of the generator (``ema``);
-# minibatches of 64 so that the budget buys more steps; and a wall-clock budget: training
-# stops at the last evaluation point before ``budget_seconds`` (the record keeps the step
-# count, and ``max_steps`` repeats it exactly).
-SHIPPED = {
-    "mnist": dict(dataset="mnist", width=32, batch_size=64, epochs=30, seed=0, ema=0.999,
-                  sample_every=200, eval_every=500, budget_seconds=40 * 60),
-    "fashion-mnist": dict(dataset="fashion-mnist", width=32, batch_size=64, epochs=30,
-                          seed=0, ema=0.999, sample_every=200, eval_every=500,
-                          budget_seconds=15 * 60),
-}
-
-# The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run, and
-# every run repeated with each of ``GUIDELINE_SEEDS`` so that the spread between seeds can
-# be set beside the difference between settings.
-GUIDELINE_BASE = dict(dataset="mnist", width=16, batch_size=64, epochs=2, max_steps=1000)
-GUIDELINE_SEEDS = (0, 1, 2)
-GUIDELINES = {
-    "baseline (DCGAN)": {},
-    "no norm in D": {"d_norm": "none"},
-    "LayerNorm in D": {"d_norm": "layer"},
-    "ReLU in D": {"leak": 0.0},
-    "pooling in D": {"downsample": "pool"},
-    "minimax G loss": {"g_loss": "minimax"},
-    "uniform latent": {"latent_dist": "uniform"},
-}
 
 
 def trained_on() -> str:
@@ -99,13 +66,13 @@ def load_generator(name: str = "mnist") -> tuple[torch.nn.Module, dict]:
     and its record; ``record["samples"]`` is a list of ``(step, uint8 (64, 1, 32, 32))``."""
     from safetensors.torch import load_file
 
-    from dcgan_lib.train import load_generator as load_weights
+    from dcgan_lib.checkpoint import load_generator as load_weights
 
     files = paths(name)
     for kind, path in files.items():
         if not path.is_file():
             raise FileNotFoundError(f"the shipped {kind} file {path} is missing; retrain it "
-                                    f"with python -m dcgan_lib.pretrained --train {name}")
+                                    f"with python tools/retrain.py --train {name}")
     try:
         generator = load_weights(files["weights"])
     except Exception as exc:
@@ -129,7 +96,7 @@ def guideline_runs() -> list[dict]:
     path = WEIGHTS / "guidelines.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; rerun the comparison with "
-                                f"python -m dcgan_lib.pretrained --guidelines")
+                                f"python tools/retrain.py --guidelines")
     try:
         return json.loads(path.read_text())["runs"]
     except Exception as exc:
@@ -158,10 +125,10 @@ def guideline_summary(runs: list[dict], key: str = "frechet_distance") -> dict[s
 def sample_images(generator, n: int, seed: int, latent_dist: str = "gaussian"
                   ) -> torch.Tensor:
     """``n`` images ``(n, C, H, W)`` in [-1, 1] from seeded latents, generator in eval mode."""
-    from dcgan_lib.train import LATENT_DISTRIBUTIONS, latent_noise
+    from dcgan_lib.latent import DISTRIBUTIONS
+    from dcgan_lib.latent import noise as latent_noise
 
-    if latent_dist not in LATENT_DISTRIBUTIONS:
-        raise ValueError(f"latent_dist must be 'gaussian' or 'uniform', got {latent_dist!r}")
+    checks.one_of("latent_dist", latent_dist, DISTRIBUTIONS)
     z = latent_noise(n, generator.latent_dim, latent_dist,
                      generator=torch.Generator().manual_seed(seed))
     generator.eval()
@@ -188,216 +155,3 @@ def evaluate(generator, dataset: str, n: int = 2000, seed: int = EVAL_SEED,
             "real_inception_score": metrics.inception_score(classifier, real),
             "real_coverage_kl": metrics.class_coverage(classifier, real)[1],
             "real_frechet_floor": metrics.real_floor(classifier, dataset, n)}
-
-
-# ---------------------------------------------------------------------------- training
-
-def _thin(history: dict, keep: int = MAX_HISTORY) -> dict:
-    n = len(history["step"])
-    idx = np.unique(np.linspace(0, n - 1, min(n, keep)).round().astype(int)) if n else []
-    return {k: [history[k][i] for i in idx] for k in history if k != "samples"}
-
-
-def _train_in_chunks(cfg, eval_every: int, command: str, budget_seconds=None, log=print,
-                     measure=None):
-    """Run ``dcgan_lib.train.train`` to ``cfg``'s end, stopping every ``eval_every`` steps
-    to measure the run so far with ``measure(result) -> dict`` (resuming from the
-    checkpoint bit for bit), and ending early once the training time passes
-    ``budget_seconds``. Returns the last result and one dict per stop: step, training
-    seconds and the measurements."""
-    from dcgan_lib.train import CHECKPOINT_NAME, train
-
-    steps_per_epoch = (cfg.limit or 60000) // cfg.batch_size
-    total = cfg.epochs * steps_per_epoch
-    if cfg.max_steps is not None:
-        total = min(total, cfg.max_steps)
-    stops, resume, step = [], None, 0
-    while step < total:
-        step = min(step + eval_every, total)
-        result = train(dataclasses.replace(cfg, max_steps=step), resume=resume,
-                       command=command)
-        resume = str(Path(cfg.out) / CHECKPOINT_NAME)
-        seconds = result.history["seconds"][-1]
-        chunk = seconds - (stops[-1]["seconds"] if stops else 0.0)
-        m = measure(result) if measure else {}
-        stops.append({"step": step, "seconds": seconds, **m})
-        log(f"  step {step}/{total}: {seconds:.0f} s  "
-            + "  ".join(f"{k} {v:.3f}" for k, v in m.items()))
-        if budget_seconds is not None and seconds + chunk > budget_seconds:
-            break  # another chunk of the same length would overrun the budget
-    return result, stops
-
-
-def train_shipped(name: str, out: str, write: bool = True, log=print, **overrides
-                  ) -> tuple[torch.nn.Module, dict]:
-    """Retrain the shipped generator ``name`` with ``SHIPPED[name]`` (``overrides`` change
-    single settings, e.g. ``width=64`` on a GPU; checkpoints go to ``out``), evaluate it
-    and, with ``write``, replace the files in ``WEIGHTS``. Returns ``(generator, record)``
-    as :func:`load_generator` does."""
-    from dcgan_lib.train import TrainConfig, device_name, resolve_device
-
-    settings = dict(SHIPPED[_check_name(name)]) | overrides
-    eval_every = settings.pop("eval_every")
-    budget = settings.pop("budget_seconds")
-    cfg = TrainConfig(**settings, out=out, progress=False)
-    from dcgan_lib import data
-
-    classifier, _ = metrics.load_classifier(cfg.dataset)
-    real, _ = data.load(cfg.dataset, "test", image_size=32, limit=1000)
-    real_stats = metrics.gaussian_stats(metrics.features(classifier, real))
-
-    def scores(g, prefix=""):
-        fake = sample_images(copy.deepcopy(g).cpu(), 1000, EVAL_SEED, cfg.latent_dist)
-        return {prefix + "inception_score": metrics.inception_score(classifier, fake),
-                prefix + "frechet_distance": metrics.frechet_from_stats(
-                    *metrics.gaussian_stats(metrics.features(classifier, fake)),
-                    *real_stats),
-                prefix + "coverage_kl": metrics.class_coverage(classifier, fake)[1]}
-
-    def measure(result):  # the shipped generator, and without a weight average the same
-        m = scores(result.generator)
-        if result.online_generator is not result.generator:
-            m |= scores(result.online_generator, "online_")
-        return m
-
-    start = time.perf_counter()
-    result, during = _train_in_chunks(cfg, eval_every, "", budget, log, measure)
-    steps = during[-1]["step"]
-    reproduce = {k: v for k, v in overrides.items() if k != "budget_seconds"}
-    reproduce["max_steps"] = steps
-    budget_note = None if budget is None else (
-        f"stopped at the last evaluation point before {budget} s of training")
-    command = f"python -m dcgan_lib.pretrained --train {name} --max-steps {steps}"
-    if set(reproduce) != {"max_steps"}:
-        command = f"dcgan_lib.pretrained.train_shipped({name!r}, 'runs', **{reproduce!r})"
-    log(f"{name}: trained {steps} steps in {during[-1]['seconds']:.0f} s")
-    final = evaluate(result.generator.cpu(), cfg.dataset, n=2000, classifier=classifier)
-    log(f"{name}: final {json.dumps({k: v for k, v in final.items() if k != 'class_counts'})}")
-    history = result.history
-    samples = history["samples"]
-    keep = np.unique(np.linspace(0, len(samples) - 1, min(len(samples), MAX_FRAMES))
-                     .round().astype(int))
-    record = {
-        "name": name, "dataset": cfg.dataset,
-        "device": device_name(resolve_device(cfg.device)),
-        "trained_on": trained_on(),
-        "torch": torch.__version__, "seed": cfg.seed, "epochs": cfg.epochs,
-        "steps": history["step"][-1], "train_seconds": history["seconds"][-1],
-        "total_seconds_with_evaluation": time.perf_counter() - start,
-        "command": command, "budget": budget_note,
-        "config": dataclasses.asdict(dataclasses.replace(cfg, max_steps=steps)),
-        "history": _thin(history), "history_points": len(history["step"]),
-        "metrics": final, "metrics_during_training": during,
-        "generator": (f"the weight average (decay {cfg.ema}) of the generator the optimiser "
-                      f"trained, BatchNorm statistics re-estimated for it"
-                      if cfg.ema else "the generator the optimiser trained"),
-        "eval": {"n_final": 2000, "n_during": 1000, "seed": EVAL_SEED,
-                 "generator_mode": "eval (BatchNorm running averages)"},
-    }
-    if write:
-        from safetensors.torch import save_file
-
-        from dcgan_lib.train import save_generator
-
-        files = paths(name)
-        save_generator(files["weights"], result.generator.cpu(), cfg)
-        save_file({"samples": torch.stack([samples[i][1] for i in keep]).contiguous(),
-                   "steps": torch.tensor([samples[i][0] for i in keep])},
-                  str(files["samples"]))
-        files["record"].write_text(json.dumps(record, indent=1) + "\n")
-    record["samples"] = [(int(samples[i][0]), samples[i][1]) for i in keep]
-    return result.generator.cpu().eval(), record
-
-
-def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> dict:
-    """Train the guideline run ``name`` (a key of ``GUIDELINES``) with ``seed`` and
-    measure it."""
-    from dcgan_lib.train import TrainConfig, train
-
-    if name not in GUIDELINES:
-        raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
-                         f"got {name!r}")
-    cfg = TrainConfig(**GUIDELINE_BASE, **GUIDELINES[name], seed=seed, out=None,
-                      progress=False)
-    command = (f"python -m dcgan_lib.pretrained --guidelines {shlex.quote(name)} "
-               f"--seeds {seed}")
-    result = train(cfg, command=command)
-    m = evaluate(result.generator.cpu(), cfg.dataset, n=n, latent_dist=cfg.latent_dist,
-                 classifier=classifier)
-    h = result.history
-    return {"name": name, "seed": seed, "change": GUIDELINES[name],
-            "config": dataclasses.asdict(cfg), "command": command, "trained_on": trained_on(),
-            "seconds": h["seconds"][-1], "steps": h["step"][-1],
-            "final_d_x": float(np.mean(h["d_x"][-50:])),
-            "final_d_g_z": float(np.mean(h["d_g_z2"][-50:])),
-            "metrics": {k: m[k] for k in ("inception_score", "frechet_distance",
-                                          "coverage_kl", "class_counts",
-                                          "real_frechet_floor")}}
-
-
-def run_guidelines(names=None, seeds=GUIDELINE_SEEDS, write: bool = True, log=print
-                   ) -> list[dict]:
-    """Run every guideline comparison (or ``names``) with every seed in ``seeds``; with
-    ``write``, store them in ``guidelines.json`` after each run, replacing runs of the same
-    name and seed and keeping the others."""
-    classifier, _ = metrics.load_classifier(GUIDELINE_BASE["dataset"])
-    runs = []
-    for seed in seeds:
-        for name in names or GUIDELINES:
-            run = run_guideline(name, seed, classifier=classifier)
-            log(f"{name} (seed {seed}): {json.dumps(run['metrics'])} "
-                f"({run['seconds']:.0f} s)")
-            runs.append(run)
-            if write:
-                write_guidelines([run])
-    return runs
-
-
-def write_guidelines(runs: list[dict]) -> None:
-    """Merge ``runs`` into ``guidelines.json`` (by name and seed, ordered by seed and then
-    as in ``GUIDELINES``); runs made with another ``GUIDELINE_BASE`` are dropped."""
-    path = WEIGHTS / "guidelines.json"
-    kept = {}
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if old.get("base") == GUIDELINE_BASE:
-            kept = {(r["name"], r["seed"]): r for r in old["runs"]}
-    kept |= {(r["name"], r["seed"]): r for r in runs}
-    order = list(GUIDELINES)
-    record = {"base": GUIDELINE_BASE, "seeds": sorted({seed for _, seed in kept}),
-              "eval_n": 1000, "eval_seed": EVAL_SEED,
-              "trained_on": sorted({r.get("trained_on", trained_on()) for r in kept.values()}),
-              "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
-    path.write_text(json.dumps(record, indent=1) + "\n")
-
-
-def main(argv=None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m dcgan_lib.pretrained",
-                                description="Retrain the shipped generators or rerun the "
-                                            "guideline comparison.")
-    p.add_argument("--train", choices=NAMES)
-    p.add_argument("--guidelines", nargs="*", metavar="NAME",
-                   help="rerun these guideline comparisons (none named: all of them)")
-    p.add_argument("--seeds", nargs="+", type=int, default=list(GUIDELINE_SEEDS),
-                   help="the seeds of the guideline runs")
-    p.add_argument("--max-steps", type=int, default=None,
-                   help="train exactly this many steps instead of the time budget")
-    p.add_argument("--out", default="runs/pretrained")
-    args = p.parse_args(argv)
-    if args.train:
-        extra = {} if args.max_steps is None else {"max_steps": args.max_steps,
-                                                    "budget_seconds": None}
-        train_shipped(args.train, f"{args.out}/{args.train}", **extra)
-    if args.guidelines is not None:
-        unknown = [n for n in args.guidelines if n not in GUIDELINES]
-        if unknown:
-            p.error(f"unknown guideline {unknown[0]!r}; expected one of "
-                    f"{', '.join(map(repr, GUIDELINES))}")
-        run_guidelines(args.guidelines or None, args.seeds)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

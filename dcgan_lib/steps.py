@@ -14,6 +14,7 @@ from .losses import discriminator_loss, generator_loss
 
 # One step's numbers, in the order train_step returns them (pytorch/examples' names).
 STATS = ("errD", "errG", "D_x", "D_G_z1", "D_G_z2")
+HISTORY_KEYS = ("step", "epoch", *STATS, "seconds")  # what a training run records per step
 
 
 def train_step(netG, netD, optimizerG, optimizerD, real, noise,

@@ -1,7 +1,9 @@
 """Closed forms derived in the chapters, as plain functions.
 
 Each function is the formula a chapter states; the chapter computes the same quantity
-another way (a real layer, a simulation, autograd) and shows the two side by side.
+another way (a real layer, a simulation, autograd) and shows the two side by side. A
+measurement that both a chapter and the claims ledger make (``projective_field_widths``)
+lives here too, so that the two make it the same way.
 """
 
 from __future__ import annotations
@@ -88,6 +90,31 @@ def interior_overlap(kernel: int, stride: int) -> tuple[int, int]:
     return kernel // stride, math.ceil(kernel / stride)
 
 
+def projective_field_widths(depth: int, kernel: int = 4, stride: int = 2,
+                            padding: int = 1) -> list[int]:
+    """Measured, not derived: the width of the region one pixel reaches,
+    after 1..depth layers ConvTranspose2d(kernel, stride, padding).
+
+    A single 1 in a 4x4 map goes through ``depth`` layers with all-ones
+    kernels. All weights are positive, so an output pixel is non-zero
+    exactly when the one input pixel reaches it: after each layer, the
+    span of non-zero rows is that pixel's projective field. The closed
+    form is w -> s(w - 1) + k from w = 1: with the defaults 4, 10, 22, 46.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
+    x[0, 0, 1, 1] = 1.0
+    ones = torch.ones(1, 1, kernel, kernel, dtype=torch.float64)
+    widths = []
+    for _ in range(depth):
+        x = F.conv_transpose2d(x, ones, stride=stride, padding=padding)
+        rows = (x[0, 0] > 0).any(dim=1).nonzero()
+        widths.append(int(rows.max() - rows.min() + 1))
+    return widths
+
+
 def _number_in(name: str, value, low: float, high: float) -> float:
     """A finite number in [low, high] (``high`` may be inf: any finite number above ``low``)."""
     if (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -114,11 +141,25 @@ def leaky_relu_expected_grad(alpha: float) -> float:
     return 0.5 * (1.0 + alpha)
 
 
-def bn_variance_relative_mse(batch_size: int) -> float:
-    """E[(S^2 - sigma^2)^2] / sigma^4 = 2 / (B - 1) for the unbiased variance S^2 of B
-    Gaussian samples: the noise in a BatchNorm variance estimate."""
+def unbiased_variance_relative_mse(batch_size: int) -> float:
+    """E[(S^2 - sigma^2)^2] / sigma^4 = 2 / (B - 1) for the unbiased variance S^2 (divide by
+    B - 1) of B Gaussian samples: (B - 1) S^2 / sigma^2 is chi^2 with B - 1 degrees of freedom,
+    whose variance is 2 (B - 1). Not the estimator BatchNorm normalises with."""
     _int_at_least("batch_size", batch_size, 2)
     return 2.0 / (batch_size - 1)
+
+
+def biased_variance_relative_mse(batch_size: int) -> float:
+    """E[(V - sigma^2)^2] / sigma^4 = (2B - 1) / B^2 for the biased variance V = (B - 1) S^2 / B
+    (divide by B) of B Gaussian samples, the one BatchNorm normalises with in training mode:
+    variance 2 (B - 1) / B^2 plus squared bias 1 / B^2. Below 2 / (B - 1) for every B
+    (0.75 against 2 at B = 2)."""
+    _int_at_least("batch_size", batch_size, 2)
+    return (2.0 * batch_size - 1.0) / batch_size**2
+
+
+# The older name, still used by the exercise checks, which ask about the unbiased estimator.
+bn_variance_relative_mse = unbiased_variance_relative_mse
 
 
 def linear_gan_eigenvalues(lambda_g: float, lambda_d: float) -> tuple[complex, complex]:

@@ -14,8 +14,8 @@ from dcgan_lib.bench import (
     peak_for_name,
     switched_off,
 )
+from dcgan_lib.fast import Speedups
 from dcgan_lib.models import Discriminator, Generator
-from dcgan_lib.train import Speedups
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -110,9 +110,9 @@ def test_unknown_device_exits_2(capsys):
 
 
 BF16_GPU = Speedups(on_device_data=True, channels_last=True, autocast="bfloat16",
-                    fused_adam=True, generator_grads_only=True, cuda_graph=True)
+                    fused_adam=True, cuda_graph=True)
 FP16_GPU = Speedups(on_device_data=True, channels_last=True, autocast="float16",
-                    grad_scaler=True, fused_adam=True, generator_grads_only=True)
+                    grad_scaler=True, fused_adam=True)
 
 
 def test_ablation_turns_off_each_switch_once_and_every_variant_is_valid():
@@ -120,10 +120,10 @@ def test_ablation_turns_off_each_switch_once_and_every_variant_is_valid():
     variants = switched_off(BF16_GPU)
     assert [label for label, _ in variants] == [
         "on_device_data", "channels_last", "autocast (fp32)", "fused_adam",
-        "generator_grads_only", "cuda_graph"]
+        "cuda_graph"]
     for label, variant in variants:
         differences = [f for f in ("on_device_data", "channels_last", "autocast", "fused_adam",
-                                   "generator_grads_only", "cuda_graph")
+                                   "cuda_graph")
                        if getattr(variant, f) != getattr(BF16_GPU, f)]
         assert len(differences) == 1, label
         variant.check(cuda)
@@ -139,6 +139,5 @@ def test_ablating_fp16_autocast_drops_its_grad_scaler_too():
 
 def test_ablation_on_the_cpu_times_every_variant():
     rows = ablate(QUICK[2], torch.device("cpu"), steps=1, warmup=1)
-    assert [label for label, _ in rows] == ["(none: all on)", "on_device_data",
-                                            "generator_grads_only"]
+    assert [label for label, _ in rows] == ["(none: all on)", "on_device_data"]
     assert all(math.isfinite(ips) and ips > 0 for _, ips in rows)

@@ -61,24 +61,50 @@ def test_leaky_relu_expected_grad_rejects_a_slope_outside_0_1(alpha):
 # ---------------------------------------------------------------- normalization
 
 
-@pytest.mark.parametrize("batch_size", [2, 3, 8, 32, 128])
-def test_bn_variance_error_matches_2_over_b_minus_1(batch_size):
+def squared_relative_errors(batch_size: int, unbiased: bool) -> torch.Tensor:
     # 100 000 batches of B Gaussian activations with sigma = 3. The squared relative error
-    # (S^2/sigma^2 - 1)^2 is heavy-tailed (its standard deviation is 7.5 at B = 2), so the
-    # standard error is computed from the samples: about 0.024 at B = 2, 0.4 % of the value
-    # at B = 128.
+    # (V/sigma^2 - 1)^2 is heavy-tailed (its standard deviation is 7.5 at B = 2 for S^2), so
+    # the standard error is computed from the samples: about 0.024 at B = 2, 0.4 % of the
+    # value at B = 128.
     g = torch.Generator().manual_seed(batch_size)
     sigma = 3.0
     x = 1.5 + sigma * torch.randn(100_000, batch_size, generator=g, dtype=torch.float64)
-    squared_error = (x.var(dim=1, unbiased=True) / sigma**2 - 1.0) ** 2
-    mean, se = mean_and_standard_error(squared_error)
-    assert abs(mean - theory.bn_variance_relative_mse(batch_size)) <= N_SE * se
+    return (x.var(dim=1, unbiased=unbiased) / sigma**2 - 1.0) ** 2
 
 
+@pytest.mark.parametrize("batch_size", [2, 3, 8, 32, 128])
+def test_unbiased_variance_error_matches_2_over_b_minus_1(batch_size):
+    mean, se = mean_and_standard_error(squared_relative_errors(batch_size, unbiased=True))
+    assert abs(mean - theory.unbiased_variance_relative_mse(batch_size)) <= N_SE * se
+
+
+@pytest.mark.parametrize("batch_size", [2, 3, 8, 32, 128])
+def test_biased_variance_error_matches_2b_minus_1_over_b_squared(batch_size):
+    mean, se = mean_and_standard_error(squared_relative_errors(batch_size, unbiased=False))
+    assert abs(mean - theory.biased_variance_relative_mse(batch_size)) <= N_SE * se
+
+
+@pytest.mark.parametrize("batch_size", [2, 3, 4, 8])
+def test_biased_variance_error_is_not_2_over_b_minus_1(batch_size):
+    # The same simulation rejects the unbiased estimator's formula, and the plausible 2/B,
+    # for the biased estimator BatchNorm uses: the check above has the power to fail.
+    mean, se = mean_and_standard_error(squared_relative_errors(batch_size, unbiased=False))
+    assert abs(mean - 2 / (batch_size - 1)) > 10 * se
+    assert abs(mean - 2 / batch_size) > N_SE * se
+
+
+def test_biased_variance_error_is_0_75_at_b_2_and_below_the_unbiased_one_for_every_b():
+    assert theory.biased_variance_relative_mse(2) == 0.75
+    for b in range(2, 1000):
+        assert theory.biased_variance_relative_mse(b) < theory.unbiased_variance_relative_mse(b)
+
+
+@pytest.mark.parametrize("closed_form", [theory.unbiased_variance_relative_mse,
+                                         theory.biased_variance_relative_mse])
 @pytest.mark.parametrize("batch_size", [1, 0, 2.0, "8", True])
-def test_bn_variance_relative_mse_rejects_batches_smaller_than_two(batch_size):
+def test_variance_relative_mse_rejects_batches_smaller_than_two(closed_form, batch_size):
     with pytest.raises(ValueError, match="batch_size must be an integer >= 2"):
-        theory.bn_variance_relative_mse(batch_size)
+        closed_form(batch_size)
 
 
 # ---------------------------------------------------------------- training dynamics

@@ -11,6 +11,7 @@ from dcgan_lib.theory import (
     conv_transpose_output_size,
     interior_overlap,
     projective_field_counts,
+    projective_field_widths,
 )
 
 CASES = 1500  # each property runs on this many random parameter combinations
@@ -92,3 +93,13 @@ def test_interior_overlap_is_even_exactly_when_stride_divides_kernel(kernel, str
 def test_size_formulas_reject_bad_input_with_the_value_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(4, 2, 1), (3, 2, 1)])
+def test_projective_field_widths_follow_w_to_s_w_minus_1_plus_k(kernel, stride, padding):
+    widths = projective_field_widths(4, kernel, stride, padding)
+    expected, w = [], 1
+    for _ in range(4):
+        w = stride * (w - 1) + kernel
+        expected.append(w)
+    assert widths == expected

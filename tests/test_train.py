@@ -12,15 +12,11 @@ import pytest
 import torch
 
 from dcgan_lib import checkpoint as ckpt
-from dcgan_lib.train import (
-    HISTORY_KEYS,
-    Speedups,
-    TrainConfig,
-    choose_speedups,
-    load_generator,
-    main,
-    train,
-)
+from dcgan_lib.checkpoint import load_generator
+from dcgan_lib.fast import Speedups, choose_speedups
+from dcgan_lib.run import build_models, build_optimizers
+from dcgan_lib.steps import HISTORY_KEYS, train_step
+from dcgan_lib.train import TrainConfig, main, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -62,17 +58,17 @@ def test_history_has_one_entry_per_step_for_every_key(reference_run):
 
 def test_history_probabilities_lie_in_0_1_and_losses_are_positive(reference_run):
     h = reference_run.history
-    for key in ("d_x", "d_g_z1", "d_g_z2"):
+    for key in ("D_x", "D_G_z1", "D_G_z2"):
         assert all(0 < v < 1 for v in h[key]), key
-    assert all(v > 0 and math.isfinite(v) for v in h["loss_d"] + h["loss_g"])
+    assert all(v > 0 and math.isfinite(v) for v in h["errD"] + h["errG"])
 
 
 def test_first_step_losses_are_near_log_4_and_log_2_for_an_untrained_pair(reference_run):
     # DCGAN's N(0, 0.02) init makes every logit small, so D ~ 1/2 everywhere:
     # errD_real + errD_fake ~ 2 log 2 and errG ~ log 2; 0.1 covers the logits' spread.
     h = reference_run.history
-    assert h["loss_d"][0] == pytest.approx(2 * math.log(2), abs=0.1)
-    assert h["loss_g"][0] == pytest.approx(math.log(2), abs=0.1)
+    assert h["errD"][0] == pytest.approx(2 * math.log(2), abs=0.1)
+    assert h["errG"][0] == pytest.approx(math.log(2), abs=0.1)
 
 
 def test_seconds_are_cumulative_and_increasing(reference_run):
@@ -103,7 +99,7 @@ def test_drawing_samples_does_not_change_training(reference_run):
 
 def test_a_different_seed_gives_a_different_run(reference_run):
     other = train(tiny(max_steps=1, seed=1))
-    assert other.history["loss_d"][0] != reference_run.history["loss_d"][0]
+    assert other.history["errD"][0] != reference_run.history["errD"][0]
 
 
 def test_max_steps_stops_early_and_limit_sets_the_epoch_length():
@@ -128,7 +124,7 @@ def test_models_come_back_in_eval_mode_with_the_configured_shapes():
 def test_every_setting_trains_with_finite_losses(overrides):
     h = train(tiny(max_steps=3, **overrides)).history
     assert len(h["step"]) == 3
-    assert all(math.isfinite(v) for v in h["loss_d"] + h["loss_g"])
+    assert all(math.isfinite(v) for v in h["errD"] + h["errG"])
 
 
 def test_cpu_speedups_are_fp32_without_cuda_graph():
@@ -197,7 +193,7 @@ def test_command_line_writes_generator_record_and_checkpoint(tmp_path, capsys):
     assert record["seed"] == 3 and record["epochs"] == 1 and record["steps"] == 2
     assert record["command"] == "python -m dcgan_lib.train " + shlex.join(argv)
     assert record["torch"] == torch.__version__ and record["device"].startswith("CPU")
-    assert len(record["history"]["loss_d"]) == 2 and record["wall_seconds"] > 0
+    assert len(record["history"]["errD"]) == 2 and record["wall_seconds"] > 0
     assert record["config"]["batch_size"] == 32
     assert not list(out.glob(".*.tmp"))  # no temporary file survives a finished save
 
@@ -237,28 +233,28 @@ def test_progress_bar_shows_unless_ci_is_set(monkeypatch, capsys):
 # the GPU switches, run on the CPU (all but the CUDA graph exist there too)
 
 ALL_BUT_GRAPH_BF16 = Speedups(on_device_data=True, channels_last=True, autocast="bfloat16",
-                              fused_adam=True, generator_grads_only=True)
+                              fused_adam=True)
 ALL_BUT_GRAPH_FP16 = Speedups(on_device_data=True, channels_last=True, autocast="float16",
-                              grad_scaler=True, fused_adam=True, generator_grads_only=True)
+                              grad_scaler=True, fused_adam=True)
 
 
 def test_bf16_switches_track_the_fp32_reference_on_the_first_step(reference_run):
     fast = train(tiny(max_steps=4), speedups=ALL_BUT_GRAPH_BF16)
     # bf16 keeps 8 significant bits (relative rounding 2^-9 ~ 0.2% per value); through a
     # 3-layer discriminator the first losses stay within 1% of fp32
-    for key in ("loss_d", "loss_g", "d_x", "d_g_z1"):
+    for key in ("errD", "errG", "D_x", "D_G_z1"):
         assert fast.history[key][0] == pytest.approx(reference_run.history[key][0], rel=0.01)
-    assert all(math.isfinite(v) for v in fast.history["loss_d"] + fast.history["loss_g"])
+    assert all(math.isfinite(v) for v in fast.history["errD"] + fast.history["errG"])
 
 
 def test_fp16_with_grad_scaler_trains_with_finite_losses():
     result = train(tiny(max_steps=8), speedups=ALL_BUT_GRAPH_FP16)
     h = result.history
     assert len(h["step"]) == 8
-    assert all(math.isfinite(v) for v in h["loss_d"] + h["loss_g"])
+    assert all(math.isfinite(v) for v in h["errD"] + h["errG"])
     # the scaler skips the steps whose scaled gradients overflow fp16 and lowers its scale,
     # but it does not skip them all: the discriminator's loss moves
-    assert h["loss_d"][-1] != pytest.approx(h["loss_d"][0], abs=1e-3)
+    assert h["errD"][-1] != pytest.approx(h["errD"][0], abs=1e-3)
 
 
 def test_cuda_graph_switch_is_refused_off_cuda():
@@ -272,10 +268,10 @@ def test_fast_loop_on_cuda_tracks_the_cpu_reference(reference_run):
     assert result.speedups == choose_speedups(result.device, True)
     h = result.history
     assert h["step"] == list(range(1, 9))  # 3 eager warm-up steps, capture, 4 replays
-    assert all(math.isfinite(v) for v in h["loss_d"] + h["loss_g"])
+    assert all(math.isfinite(v) for v in h["errD"] + h["errG"])
     # same seed, same first minibatch and init; z comes from the CUDA generator, so only
     # the real half of the first loss is comparable: D(x) within 2% (bf16 and TF32)
-    assert h["d_x"][0] == pytest.approx(reference_run.history["d_x"][0], rel=0.02)
+    assert h["D_x"][0] == pytest.approx(reference_run.history["D_x"][0], rel=0.02)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -320,21 +316,22 @@ def examples_step(netG, netD, optimizerD, optimizerG, real, nz):
     return errD_real.item(), errD_fake.item(), errG.item()
 
 
-def test_reference_step_computes_what_pytorch_examples_computes():
-    from dcgan_lib.train import build_models, build_optimizers, reference_step
-
+def test_train_step_computes_what_pytorch_examples_computes():
     cfg = tiny()
     pairs = []
     for _ in range(2):
         torch.manual_seed(0)
         netG, netD = build_models(cfg, 1, torch.device("cpu"), Speedups())
         optG, optD = build_optimizers(netG, netD, cfg, Speedups())
-        pairs.append((netG, netD, optD, optG))
+        pairs.append((netG, netD, optG, optD))
     real = torch.rand(3, 32, 1, 32, 32) * 2 - 1
     for step in range(3):
         torch.manual_seed(step)
-        ours = reference_step(*pairs[0], real[step], cfg)
+        ours = train_step(*pairs[0], real[step], torch.randn(32, cfg.latent_dim))
         torch.manual_seed(step)
-        theirs = examples_step(*pairs[1], real[step], cfg.latent_dim)
-        assert tuple(ours[:3]) == theirs
+        netG, netD, optG, optD = pairs[1]
+        errD_real, errD_fake, errG = examples_step(netG, netD, optD, optG, real[step],
+                                                   cfg.latent_dim)
+        errD = torch.tensor(errD_real) + torch.tensor(errD_fake)  # summed in float32
+        assert ours[0].item() == errD.item() and ours[1].item() == errG
     assert same_state(pairs[0][0], pairs[1][0]) and same_state(pairs[0][1], pairs[1][1])

@@ -14,17 +14,10 @@ from safetensors.torch import save_file
 
 from dcgan_lib import checkpoint as ckpt
 from dcgan_lib import data
-from dcgan_lib.train import (
-    TrainConfig,
-    TrainingDiverged,
-    build_models,
-    build_optimizers,
-    choose_speedups,
-    load_checkpoint,
-    load_generator,
-    main,
-    train,
-)
+from dcgan_lib.checkpoint import load_checkpoint, load_generator
+from dcgan_lib.fast import choose_speedups
+from dcgan_lib.run import build_models, build_optimizers
+from dcgan_lib.train import TrainConfig, TrainingDiverged, main, train
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -123,7 +116,7 @@ BAD_INPUT = [  # (argv after the tiny settings, a piece the one-line message mus
     (["--resume", F + "/noise.safetensors"], "noise.safetensors is not a readable"),
     (["--resume", F + "/pickle.pt"], "pickle.pt is not a readable"),
     (["--resume", F + "/foreign.safetensors"], "not a dcgan_lib checkpoint"),
-    (["--resume", F + "/good/generator.safetensors"], "expected a 'dcgan_lib.checkpoint/1'"),
+    (["--resume", F + "/good/generator.safetensors"], "expected a 'dcgan_lib.checkpoint/2'"),
     (["--resume", F + "/good/checkpoint.safetensors", "--latent-dim", "64"],
      "trained with latent_dim=100, this run asks for latent_dim=64"),
     (["--resume", F + "/good/checkpoint.safetensors", "--image-size", "64"],
@@ -247,7 +240,7 @@ def test_nan_in_the_data_stops_at_its_step_and_keeps_the_last_good_checkpoint(
     with pytest.raises(TrainingDiverged) as info:
         train(cfg, images=images)
     message = str(info.value)
-    assert message.startswith(f"Training stopped at step {bad_step}: errD_real is nan;")
+    assert message.startswith(f"Training stopped at step {bad_step}: errD is nan;")
     assert "the last good checkpoint is" in message and "\n" not in message
     tensors, meta = ckpt.load(tmp_path / "checkpoint.safetensors")
     last_good = (bad_step - 1) // checkpoint_every * checkpoint_every
@@ -258,7 +251,7 @@ def test_nan_in_the_data_stops_at_its_step_and_keeps_the_last_good_checkpoint(
 
 def test_nan_at_the_first_step_says_no_checkpoint_was_written(tmp_path):
     images, bad_step = poisoned_images(position=0)
-    with pytest.raises(TrainingDiverged, match="step 1: errD_real is nan; no checkpoint"):
+    with pytest.raises(TrainingDiverged, match="step 1: errD is nan; no checkpoint"):
         train(tiny(out=str(tmp_path), checkpoint_every=1), images=images)
 
 
@@ -267,7 +260,7 @@ def test_absurd_learning_rate_exits_1_naming_the_step_and_the_loss(tmp_path, cap
     assert status == 1
     assert err.startswith("error: Training stopped at step 1: ")
     assert any(f"{name} is nan" in err or f"{name} is inf" in err
-               for name in ("errD_real", "errD_fake", "errG"))
+               for name in ("errD", "errG"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -372,7 +365,7 @@ def test_sigkill_during_saving_always_leaves_a_loadable_checkpoint(tmp_path):
     speedups = choose_speedups(torch.device("cpu"), True)
     netG, netD = build_models(cfg, 1, torch.device("cpu"), speedups)
     optG, optD = build_optimizers(netG, netD, cfg, speedups)
-    state = load_checkpoint(path, cfg, netG, netD, optD, optG, None, torch.Generator(),
+    state = load_checkpoint(path, cfg, netG, netD, optG, optD, None, torch.Generator(),
                             torch.device("cpu"))
     assert state["step"] == steps[-1] and len(state["history"]["step"]) == steps[-1]
 
