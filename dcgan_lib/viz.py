@@ -127,7 +127,7 @@ def _png_uri(array, scale: int) -> str:
     image = Image.fromarray(pixels.astype(np.uint8))
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 

@@ -41,6 +41,7 @@ CONFIDENCE_EDGES = np.linspace(0.0, 1.0, 21)
 COLLAPSE_RUNS = ("baseline (DCGAN)", "no norm in D", "LayerNorm in D", "minimax G loss")
 COLLAPSE_SEED = 0
 COLLAPSE_SAMPLE_EVERY = 100
+COLLAPSE_FRAME_LATENTS = 16  # of the 64 fixed latents, the ones kept through training
 
 
 def sha256(path) -> str:
@@ -193,7 +194,8 @@ def collapse(log=print) -> dict:
         fake = pretrained.sample_images(g, 1000, pretrained.EVAL_SEED, cfg.latent_dist)
         s = scores(metrics.predict_proba(classifier, fake))
         finals.append(((fake[:64] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
-        frames.append(torch.stack([grid for _, grid in result.history["samples"]]))
+        frames.append(torch.stack([grid[:COLLAPSE_FRAME_LATENTS]
+                                   for _, grid in result.history["samples"]]))
         steps = [step for step, _ in result.history["samples"]]
         old = recorded[(name, COLLAPSE_SEED)]["metrics"]
         runs.append({"name": name, "seed": COLLAPSE_SEED, "change": recipes.GUIDELINES[name],
@@ -211,7 +213,8 @@ def collapse(log=print) -> dict:
     record = {"runs": runs, "base": recipes.GUIDELINE_BASE, "eval_n": 1000,
               "eval_seed": pretrained.EVAL_SEED, "sample_every": COLLAPSE_SAMPLE_EVERY,
               "final": "64 samples from the first 64 evaluation latents, uint8",
-              "frames": "the 64 fixed training latents every sample_every steps, uint8"}
+              "frames": f"the first {COLLAPSE_FRAME_LATENTS} of the 64 fixed training "
+                        f"latents every sample_every steps, uint8"}
     record |= stamp("PYTHONPATH=. python tools/measure_generators.py --collapse")
     files["record"].write_text(json.dumps(record, indent=1) + "\n")
     return record
