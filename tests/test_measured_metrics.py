@@ -52,7 +52,9 @@ def test_standard_size_record_is_consistent(name):
     curve = r["frechet_against_n"]
     # the small-sample bias: real against real falls as n grows, to the record's floor
     assert curve["floor_mean"] == sorted(curve["floor_mean"], reverse=True)
-    assert curve["floor_mean"][-1] == pytest.approx(floor["frechet_distance"], rel=1e-9)
+    # at n = 10,000 the curve's "subset" is a permutation of all the images: the same
+    # distance up to the order of the float sums in the covariances (~1e-6 relative)
+    assert curve["floor_mean"][-1] == pytest.approx(floor["frechet_distance"], rel=1e-5)
 
 
 def test_nearest_training_images_of_the_record_reproduce(one_thread):
