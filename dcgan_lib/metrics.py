@@ -201,9 +201,14 @@ def inception_score_from_probs(probs: torch.Tensor) -> float:
     """``exp(mean_x KL(p(y|x) || p(y)))`` with ``p(y)`` the mean of the rows of ``probs``."""
     if not isinstance(probs, torch.Tensor) or probs.dim() != 2 or len(probs) < 1:
         raise ValueError(f"probs must be an (N, K) tensor with N >= 1, got {probs!r:.60}")
+    return _inception_score(probs)
+
+
+def _inception_score(probs: torch.Tensor) -> float:
+    """The Inception Score of ``(N, K)`` class probabilities, one row per sample."""
     p = probs.double().clamp_min(1e-30)
-    marginal = p.mean(0, keepdim=True)
-    kl = (p * (p.log() - marginal.log())).sum(1)
+    marginal = p.mean(0, keepdim=True)  # p(y): the class shares over all samples
+    kl = (p * (p.log() - marginal.log())).sum(1)  # KL(p(y|x) || p(y)), one per sample
     return float(kl.mean().exp())
 
 
@@ -224,7 +229,7 @@ def gaussian_stats(feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sqrt_psd(m: np.ndarray) -> np.ndarray:
-    """Square root of a symmetric positive semi-definite matrix by eigendecomposition."""
+    """Square root of a symmetric positive semi-definite matrix, by its eigenvectors."""
     w, v = np.linalg.eigh((m + m.T) / 2)
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
@@ -241,10 +246,15 @@ def frechet_from_stats(mu1, s1, mu2, s2) -> float:
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != mu1.shape * 2:
         raise ValueError(f"means {mu1.shape}, {mu2.shape} and covariances {s1.shape}, "
                          f"{s2.shape} must be (D,) and (D, D) for one D")
-    r = _sqrt_psd(s1)
-    middle = r @ s2 @ r
+    return _frechet(mu1, s1, mu2, s2)
+
+
+def _frechet(mu1, s1, mu2, s2) -> float:
+    """The squared Fréchet distance of two Gaussians, float64 means and covariances."""
+    r = _sqrt_psd(s1)  # R = S1^(1/2)
+    middle = r @ s2 @ r  # symmetric, with the eigenvalues of S1 S2
     w = np.linalg.eigvalsh((middle + middle.T) / 2)
-    tr_sqrt = float(np.sqrt(np.clip(w, 0, None)).sum())
+    tr_sqrt = float(np.sqrt(np.clip(w, 0, None)).sum())  # tr((S1 S2)^(1/2))
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
 
@@ -256,6 +266,19 @@ def frechet_distance(model: Classifier, images_a: torch.Tensor, images_b: torch.
     check_images(images_b, 2, "images_b")
     return frechet_from_stats(*gaussian_stats(features(model, images_a)),
                               *gaussian_stats(features(model, images_b)))
+
+
+def frechet_bootstrap(feats_a, feats_b, n_boot: int = 200, seed: int = 0) -> np.ndarray:
+    """``n_boot`` Fréchet distances, each between the two feature sets ``(N, D)`` resampled
+    with replacement (the same size as the originals): their spread is the distance's
+    sampling uncertainty, and their percentiles a bootstrap interval."""
+    a, b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
+    rng = np.random.default_rng(seed)
+    out = np.empty(n_boot)
+    for i in range(n_boot):
+        ia, ib = rng.integers(0, len(a), len(a)), rng.integers(0, len(b), len(b))
+        out[i] = frechet_from_stats(*gaussian_stats(a[ia]), *gaussian_stats(b[ib]))
+    return out
 
 
 def coverage_from_counts(counts) -> float:

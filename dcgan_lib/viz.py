@@ -93,3 +93,67 @@ def html_table(headers, rows, caption: str | None = None):
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
     return HTML(f"<table class='dcgan-table'>{cap}<thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}</tbody></table>")
+
+
+# ---------------------------------------------------------------- an animation for the page
+
+_PLAYER_SCRIPT = """(function () {
+  const root = document.getElementById("%(id)s");
+  const frames = %(frames)s, labels = %(labels)s;
+  const img = root.querySelector("img"), slider = root.querySelector("input");
+  const label = root.querySelector("span"), button = root.querySelector("button");
+  let timer = null;
+  function show(i) { img.src = frames[i]; slider.value = i; label.textContent = labels[i]; }
+  function stop() { clearInterval(timer); timer = null; button.textContent = "Play"; }
+  slider.addEventListener("input", () => { stop(); show(+slider.value); });
+  button.addEventListener("click", () => {
+    if (timer) { stop(); return; }
+    if (+slider.value === frames.length - 1) { show(0); }
+    button.textContent = "Pause";
+    timer = setInterval(() => {
+      const next = +slider.value + 1;
+      if (next >= frames.length) { stop(); } else { show(next); }
+    }, %(interval)d);
+  });
+})();"""
+
+
+def _png_uri(array, scale: int) -> str:
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = (np.clip(np.asarray(array, dtype=np.float64), 0, 1) * 255).round()
+    image = Image.fromarray(pixels.astype(np.uint8))
+    image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def frames_player(frames, labels, element_id: str, alt: str, display_px: int = 411,
+                  interval_ms: int = 600):
+    """A self-contained HTML player for a sequence of grey images (``(H, W)`` arrays in
+    [0, 1], one per frame, e.g. from :func:`image_grid`) with a play button, a slider and
+    one label per frame. Nothing is fetched from anywhere: the frames are PNGs inside the
+    page, stored at twice ``display_px`` so that they stay sharp on a 2x screen."""
+    import json
+    from html import escape
+
+    from IPython.display import HTML
+
+    width = len(frames[0][0])
+    scale = max(1, -(-2 * display_px // width))  # ceil: at least 2x the displayed width
+    uris = [_png_uri(frame, scale) for frame in frames]
+    script = _PLAYER_SCRIPT % {"id": element_id, "frames": json.dumps(uris),
+                               "labels": json.dumps(list(labels)), "interval": interval_ms}
+    return HTML(
+        f"<div class='dcgan-player' id='{escape(element_id)}'>"
+        f"<img src='{uris[0]}' alt='{escape(alt)}' width='{display_px}' "
+        f"style='image-rendering: pixelated; max-width: 100%; height: auto'>"
+        f"<div><button type='button'>Play</button> "
+        f"<input type='range' min='0' max='{len(uris) - 1}' value='0' "
+        f"aria-label='frame' style='vertical-align: middle; width: 60%'> "
+        f"<span>{escape(labels[0])}</span></div><script>{script}</script></div>")
