@@ -180,7 +180,8 @@ def _load_module(module, prefix: str, tensors: dict, path) -> None:
 
 def save_checkpoint(path, netG, netD, optimizerG, optimizerD, scaler, cfg: TrainConfig,
                     step: int, seconds: float, history: dict, permutation,
-                    shuffle: torch.Generator, device: torch.device, average=None) -> None:
+                    shuffle: torch.Generator, device: torch.device, average=None,
+                    world_size: int = 1) -> None:
     """Everything a resumed run needs to continue bit for bit, written atomically;
     ``average`` is the generator's weight average when ``cfg.ema`` asks for one."""
     tensors = {f"generator.{k}": v for k, v in netG.state_dict().items()}
@@ -201,6 +202,7 @@ def save_checkpoint(path, netG, netD, optimizerG, optimizerD, scaler, cfg: Train
     for i, (_, grid) in enumerate(samples):
         tensors[f"samples.{i}"] = grid
     meta = {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "step": step,
+            "world_size": world_size,
             "seconds": seconds, "history": {k: history[k] for k in HISTORY_KEYS},
             "sample_steps": [s for s, _ in samples],
             "grad_scaler": scaler.state_dict() if scaler is not None else None}
@@ -208,7 +210,8 @@ def save_checkpoint(path, netG, netD, optimizerG, optimizerD, scaler, cfg: Train
 
 
 def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerG, optimizerD, scaler,
-                    shuffle: torch.Generator, device: torch.device, average=None) -> dict:
+                    shuffle: torch.Generator, device: torch.device, average=None,
+                    world_size: int = 1) -> dict:
     """Restore a :func:`save_checkpoint` file into the given objects.
 
     Returns ``{"step", "seconds", "history", "permutation"}``. Raises ``CheckpointError``
@@ -218,6 +221,10 @@ def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerG, optimizerD, 
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is a {meta.get('format')!r} file, expected a "
                                    f"{CHECKPOINT_FORMAT!r} training checkpoint")
+    if meta.get("world_size", 1) != world_size:
+        raise ValueError(f"{path} was written by a run of {meta.get('world_size', 1)} "
+                         f"process(es), this run has {world_size}; resume with the same "
+                         f"number of processes")
     saved = meta.get("config", {})
     for name in RESUME_MUST_MATCH:
         was = saved.get(name, getattr(TrainConfig, name, None))  # older files: the default

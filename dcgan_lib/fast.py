@@ -86,6 +86,15 @@ def choose_speedups(device: torch.device, fast: bool) -> Speedups:
                     fused_adam=True, cuda_graph=bf16)
 
 
+def share(z: torch.Tensor, rank: int, world: int) -> torch.Tensor:
+    """Process ``rank``'s slice of latents drawn for all ``world`` processes at once, so that
+    N processes use the latents one process would draw for the whole minibatch."""
+    if world == 1:
+        return z
+    b = z.shape[0] // world
+    return z[rank * b:(rank + 1) * b]
+
+
 class Autocast(nn.Module):
     """``module`` with its forward pass under autocast; its parameters are the module's."""
 
@@ -108,8 +117,9 @@ class FastStep:
     """
 
     def __init__(self, netG, netD, optimizerG, optimizerD, cfg, speedups: Speedups,
-                 batch_shape: tuple, device: torch.device):
+                 batch_shape: tuple, device: torch.device, rank: int = 0, world: int = 1):
         self.optG, self.optD, self.cfg, self.device = optimizerG, optimizerD, cfg, device
+        self.rank, self.world = rank, world
         self.real = torch.empty(batch_shape, device=device).contiguous(
             memory_format=speedups.memory_format)
         self.netG, self.netD = netG, netD
@@ -123,7 +133,8 @@ class FastStep:
     def body(self) -> torch.Tensor:
         """Fresh latents, then the two steps on ``self.real``."""
         cfg = self.cfg
-        z = latent_noise(self.real.shape[0], cfg.latent_dim, cfg.latent_dist, self.device)
+        z = share(latent_noise(self.real.shape[0] * self.world, cfg.latent_dim,
+                               cfg.latent_dist, self.device), self.rank, self.world)
         return train_step(self.netG, self.netD, self.optG, self.optD, self.real, z,
                           cfg.g_loss, cfg.real_label, cfg.fake_label, self.scaler)
 

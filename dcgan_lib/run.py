@@ -9,6 +9,7 @@ from a checkpoint), and :meth:`Run.train_one_step` advances it by one step of th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -21,9 +22,10 @@ import torch
 
 from . import checkpoint as ckpt
 from . import data as data_mod
+from . import distributed
 from .average import recalibrate_batchnorm, update_average
 from .devices import device_name, resolve_device
-from .fast import SYNC_EVERY, FastStep, Speedups, choose_speedups
+from .fast import SYNC_EVERY, FastStep, Speedups, choose_speedups, share
 from .folder import load_folder
 from .latent import noise as latent_noise
 from .models import Discriminator, Generator
@@ -171,27 +173,38 @@ class Run:
         if not isinstance(cfg, TrainConfig):
             raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
         self.cfg = cfg.validate()
-        self.device = device = resolve_device(cfg.device)
-        self.speedups = (speedups or choose_speedups(device, cfg.fast)).check(device)
-        self.out = prepare_out(cfg.out) if cfg.out is not None else None
+        self.rank, self.world = distributed.start(resolve_device(cfg.device))
+        self.device = device = distributed.local_device(resolve_device(cfg.device))
+        speedups = speedups or choose_speedups(device, cfg.fast)
+        if self.world > 1:  # a captured graph would have to capture DDP's all-reduces
+            speedups = dataclasses.replace(speedups, cuda_graph=False)
+        self.speedups = speedups.check(device)
+        writes = cfg.out is not None and self.rank == 0  # process 0 alone writes files
+        self.out = prepare_out(cfg.out) if writes else None
         self.checkpoint_path = self.out / CHECKPOINT_NAME if self.out is not None else None
         if resume is not None and not Path(resume).is_file():
             raise ValueError(f"no checkpoint to resume from at {str(resume)!r}")
         x = training_images(cfg, images)
         self.n_images, channels = x.shape[0], x.shape[1]
-        self.steps_per_epoch = self.n_images // cfg.batch_size
+        self.steps_per_epoch = self.n_images // (cfg.batch_size * self.world)
         if self.steps_per_epoch == 0:
-            raise ValueError(f"batch_size {cfg.batch_size} is larger than the "
-                             f"{self.n_images} training images; use a smaller batch_size")
+            raise ValueError(f"batch_size {cfg.batch_size} in each of {self.world} process(es) "
+                             f"is more than the {self.n_images} training images; use a "
+                             f"smaller batch_size")
         self.total = min(cfg.epochs * self.steps_per_epoch, cfg.max_steps or math.inf)
         torch.manual_seed(cfg.seed)
         self.netG, self.netD = build_models(cfg, channels, device, self.speedups)
+        if cfg.sync_bn and self.world > 1:
+            distributed.pool_batchnorm(self.netG)
+            distributed.pool_batchnorm(self.netD)
+        self.stepG, self.stepD = distributed.wrap(self.netG, self.netD, device) \
+            if self.world > 1 else (self.netG, self.netD)  # what the step calls
         self.average = copy.deepcopy(self.netG) if cfg.ema else None
         self.optG, self.optD = build_optimizers(self.netG, self.netD, cfg, self.speedups)
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         shape = (cfg.batch_size, channels, cfg.image_size, cfg.image_size)
-        self.fast = FastStep(self.netG, self.netD, self.optG, self.optD, cfg, self.speedups,
-                             shape, device) if cfg.fast else None
+        self.fast = FastStep(self.stepG, self.stepD, self.optG, self.optD, cfg, self.speedups,
+                             shape, device, self.rank, self.world) if cfg.fast else None
         self.scaler = self.fast.scaler if self.fast is not None else None
         self.sync_every = SYNC_EVERY if self.fast is not None else 1
         self.step, self.seconds0, self.permutation, self.batch_order = 0, 0.0, None, None
@@ -214,7 +227,7 @@ class Run:
     def _resume(self, path) -> None:
         state = ckpt.load_checkpoint(path, self.cfg, self.netG, self.netD, self.optG,
                                      self.optD, self.scaler, self.shuffle, self.device,
-                                     self.average)
+                                     self.average, self.world)
         self.step, self.seconds0 = state["step"], state["seconds"]
         self.history, self.permutation = History(state["history"]), state["permutation"]
 
@@ -230,8 +243,8 @@ class Run:
             self.batch_order = None
         if self.batch_order is None:
             self.batch_order = self.permutation.to(self.x.device)
-        b = self.cfg.batch_size
-        return epoch, position, self.batch_order[position * b:(position + 1) * b]
+        b, first = self.cfg.batch_size, (position * self.world + self.rank)
+        return epoch, position, self.batch_order[first * b:(first + 1) * b]
 
     def train_one_step(self) -> tuple[int, int, torch.Tensor]:
         """One step of the fast or the reference loop; returns ``(epoch, i, stats)``."""
@@ -240,8 +253,9 @@ class Run:
             stats = self.fast(self.x, idx)
         else:
             cfg, real = self.cfg, self.x[idx].to(self.device)
-            z = latent_noise(real.shape[0], cfg.latent_dim, cfg.latent_dist, self.device)
-            stats = train_step(self.netG, self.netD, self.optG, self.optD, real, z,
+            z = share(latent_noise(real.shape[0] * self.world, cfg.latent_dim,
+                                   cfg.latent_dist, self.device), self.rank, self.world)
+            stats = train_step(self.stepG, self.stepD, self.optG, self.optD, real, z,
                                cfg.g_loss, cfg.real_label, cfg.fake_label)
         self.step += 1
         self.history.add(self.step, epoch, self.seconds, stats)
@@ -266,7 +280,7 @@ class Run:
         ckpt.save_checkpoint(self.checkpoint_path, self.netG, self.netD, self.optG, self.optD,
                              self.scaler, self.cfg, self.step, self.seconds,
                              self.history.lists, self.permutation, self.shuffle, self.device,
-                             self.average)
+                             self.average, self.world)
         self.last_good = str(self.checkpoint_path)
 
     def finish(self, resume, command: str | None) -> None:
@@ -291,7 +305,8 @@ class Run:
             "wall_seconds": wall, "epochs": cfg.epochs, "steps": self.step,
             "generator": "weight average (ema)" if self.average is not None else "online",
             "steps_per_epoch": self.steps_per_epoch, "images": self.n_images,
-            "seed": cfg.seed, "resumed_from": str(resume) if resume is not None else None,
+            "seed": cfg.seed, "world_size": self.world,
+            "resumed_from": str(resume) if resume is not None else None,
             "command": command or f"dcgan_lib.train.train({cfg!r})",
             "history": {k: self.history.lists[k] for k in HISTORY_KEYS},
         }

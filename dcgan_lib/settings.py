@@ -85,7 +85,8 @@ class TrainConfig:
     fake_label: float = setting(0.0, "D's target for generated images, in [0, 1]", _unit(),
                                 True)
     epochs: int = setting(1, "passes over the training images", checks.positive_int)
-    batch_size: int = setting(128, "images per minibatch", checks.positive_int, True)
+    batch_size: int = setting(128, "images per minibatch in each process (torchrun with N "
+                              "processes: N * batch_size in all)", checks.positive_int, True)
     lr: float = setting(2e-4, "Adam's step size", checks.positive_number, True)
     beta1: float = setting(0.5, "Adam's first-moment decay (beta2 = 0.999)", _unit(False),
                            True)
@@ -108,6 +109,8 @@ class TrainConfig:
     fast: bool = setting(True, "the fast loop (--no-fast: the plain fp32 reference loop)",
                          checks.boolean)
     progress: bool = setting(True, "a progress bar", checks.boolean)
+    sync_bn: bool = setting(False, "with torchrun: BatchNorm statistics over every "
+                            "process's batch together", checks.boolean, True)
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting; return self."""

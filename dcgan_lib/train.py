@@ -25,12 +25,14 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
 import torch
 
 from . import data as data_mod
+from . import distributed
 from .devices import device_name
 from .fast import Speedups
 from .run import CHECKPOINT_NAME, Run, TrainingDiverged, TrainResult
@@ -40,10 +42,10 @@ from .steps import log_line
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "main", "train"]
 
 
-def _progress_bar(cfg: TrainConfig, total: int, initial: int):
+def _progress_bar(cfg: TrainConfig, total: int, initial: int, quiet: bool = False):
     from tqdm.auto import tqdm
 
-    disable = not cfg.progress or bool(os.environ.get("CI"))
+    disable = quiet or not cfg.progress or bool(os.environ.get("CI"))
     return tqdm(total=total, initial=initial, disable=disable, unit="step",
                 desc=f"DCGAN {cfg.dataset}", dynamic_ncols=True)
 
@@ -63,12 +65,13 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
     turns NaN or infinite.
     """
     run = Run(cfg, images, resume, speedups)
-    bar = _progress_bar(cfg, run.total, run.step)
+    bar = _progress_bar(cfg, run.total, run.step, quiet=run.rank > 0)
     try:
         while run.step < run.total:
             epoch, i, stats = run.train_one_step()
             bar.update(1)
-            if bar.disable and cfg.log_every and run.step % cfg.log_every == 0:
+            if bar.disable and cfg.log_every and run.step % cfg.log_every == 0 \
+                    and run.rank == 0:
                 print(log_line(epoch, cfg.epochs, i, run.steps_per_epoch, stats), flush=True)
             elif run.history.pending == [] and not bar.disable:
                 h = run.history.lists
@@ -87,6 +90,14 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
 
 class _UsageError(Exception):
     pass
+
+
+class _Stopped(Exception):
+    """torchrun ended this process (SIGTERM) because another one failed."""
+
+
+def _stopped(signum, frame):
+    raise _Stopped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     resume = str(Path(args.out) / CHECKPOINT_NAME) if args.resume is True else args.resume
+    rank, world = distributed.world()
+    if world > 1:  # torchrun stops the others with SIGTERM when one process fails
+        signal.signal(signal.SIGTERM, _stopped)
     command = "python -m dcgan_lib.train " + shlex.join(argv)
     try:
         result = train(from_arguments(args), resume=resume, command=command)
@@ -123,6 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingDiverged, OSError) as exc:  # diverged, or the disk failed mid-run
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (RuntimeError, _Stopped) as exc:
+        if world == 1:
+            raise
+        why = "was stopped because another process failed" if isinstance(exc, _Stopped) \
+            else f"lost its peers ({(str(exc).strip().splitlines() or ['?'])[0][:160]})"
+        print(f"error: process {rank} of {world} {why}; --resume continues from the last "
+              f"checkpoint in {args.out}", file=sys.stderr)
+        return 1
+    if rank > 0:
+        return 0
     h = result.history
     print(f"trained {h['step'][-1] if h['step'] else 0} steps on {device_name(result.device)}"
           f" in {h['seconds'][-1] if h['seconds'] else 0:.1f} s; wrote {args.out}")

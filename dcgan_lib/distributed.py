@@ -1,0 +1,112 @@
+"""Training on several processes: torchrun's environment, DistributedDataParallel around the
+two networks, and BatchNorm statistics pooled over every process's batch.
+
+``torchrun --nproc_per_node=N -m dcgan_lib.train ...`` starts N processes. Each takes its own
+``batch_size`` images of every global minibatch of ``N * batch_size`` (the same seeded order
+in every process) and its slice of the same latents, runs the same two steps, and
+``DistributedDataParallel`` averages the gradients between the processes during each
+backward pass, so every process applies the same Adam update. BatchNorm is the one layer
+that sees the batch as a whole: without ``sync_bn`` each process normalises with the
+statistics of its own ``batch_size`` images (chapter 3's noise at that batch size); with it,
+:class:`PooledBatchNorm2d` uses the statistics of all ``N * batch_size``, and N processes
+compute what one process computes with the whole minibatch.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.nn.functional import all_reduce
+
+TIMEOUT = timedelta(seconds=60)  # a collective waiting longer than this for a peer fails
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world_size)`` from torchrun's environment (``(0, 1)`` without it)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def start(device: torch.device) -> tuple[int, int]:
+    """Join the process group torchrun describes (NCCL on CUDA, gloo elsewhere)."""
+    rank, size = world()
+    if size > 1 and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=TIMEOUT)
+    return rank, size
+
+
+def local_device(device: torch.device) -> torch.device:
+    """On CUDA, the GPU torchrun assigned to this process (``LOCAL_RANK``)."""
+    if device.type != "cuda" or world()[1] == 1:
+        return device
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
+class PooledBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics are those of every process's batch together.
+
+    Each process sums its values and their squares per channel; one all-reduce adds the
+    sums up, so every process divides by the same mean and (biased) variance. The
+    all-reduce is differentiable, so the backward pass pools the gradients of the
+    statistics in the same way. (``torch.nn.SyncBatchNorm`` computes the same, on GPUs.)
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        c, shape = x.shape[1], (1, x.shape[1], 1, 1)
+        count = torch.full((1,), x.numel() // c, dtype=x.dtype, device=x.device)
+        sums = all_reduce(torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)), count]))
+        n = sums[-1]
+        mean = sums[:c] / n
+        var = sums[c:2 * c] / n - mean * mean
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            m = self.momentum if self.momentum is not None \
+                else 1.0 / float(self.num_batches_tracked)
+            self.running_mean.lerp_(mean, m)
+            self.running_var.lerp_(var * n / (n - 1), m)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+
+def pool_batchnorm(module: nn.Module) -> nn.Module:
+    """``module`` with every BatchNorm2d replaced by a :class:`PooledBatchNorm2d` that keeps
+    its parameters and running statistics."""
+    for name, child in module.named_children():
+        if type(child) is nn.BatchNorm2d:
+            pooled = PooledBatchNorm2d(child.num_features, child.eps, child.momentum,
+                                       child.affine, child.track_running_stats)
+            pooled.load_state_dict(child.state_dict())
+            setattr(module, name, pooled.to(child.running_mean.device))
+        else:
+            pool_batchnorm(child)
+    return module
+
+
+class SplitDiscriminator(nn.Module):
+    """The discriminator inside DDP for its own update, and called directly for G's.
+
+    D's update feeds it images that need no gradient (the real batch, ``fake.detach()``):
+    through DDP, whose backward pass averages D's gradients between the processes. G's
+    update feeds it fakes that do need one, and asks only for G's gradients: DDP would wait
+    for D's, so that call goes to the same weights without DDP."""
+
+    def __init__(self, ddp: nn.parallel.DistributedDataParallel):
+        super().__init__()
+        self.ddp = ddp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ddp.module(x) if x.requires_grad else self.ddp(x)
+
+
+def wrap(netG: nn.Module, netD: nn.Module, device: torch.device):
+    """The two networks as the training step calls them in a run of several processes."""
+    ids = [device.index] if device.type == "cuda" else None
+    ddpG = nn.parallel.DistributedDataParallel(netG, device_ids=ids)
+    ddpD = nn.parallel.DistributedDataParallel(netD, device_ids=ids)
+    return ddpG, SplitDiscriminator(ddpD)
