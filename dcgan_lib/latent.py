@@ -50,8 +50,10 @@ def sample(n: int, latent_dim: int = 100, dist: str = "gaussian",
         raise ValueError(f"dist must be 'gaussian' or 'uniform', got {dist!r}")
     rng = None
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
+                or not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be an integer in [0, 2**64 - 1] or None, "
+                             f"got {seed!r}")
         rng = torch.Generator(device="cpu").manual_seed(int(seed))
     return noise(n, latent_dim, dist, generator=rng)
 
@@ -76,6 +78,8 @@ def _check_pair(z0, z1) -> None:
             raise ValueError(f"{name} must have shape (D,) or (B, D), got {tuple(z.shape)}")
         if not z.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {z.dtype}")
+        if not torch.isfinite(z).all():
+            raise ValueError(f"{name} holds NaN or infinite values")
     if z0.shape != z1.shape:
         raise ValueError(f"z0 and z1 must have the same shape, got {tuple(z0.shape)} "
                          f"and {tuple(z1.shape)}")
@@ -169,6 +173,8 @@ def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tenso
                              f"got {tuple(z.shape)}")
         if not z.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {z.dtype}")
+        if not torch.isfinite(z).all():
+            raise ValueError(f"{name} holds NaN or infinite values")
         dims.append(z.shape[-1])
     if len(set(dims)) != 1:
         raise ValueError(f"a, b and c must share latent_dim, got {dims[0]}, {dims[1]}, {dims[2]}")

@@ -32,6 +32,7 @@ from dcgan_lib import data
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 FEATURE_DIM = 128
+PSD_TOLERANCE = 1e-6  # relative: a covariance's eigenvalues may round below 0 by this
 NUM_CLASSES = 10
 
 
@@ -201,6 +202,11 @@ def inception_score_from_probs(probs: torch.Tensor) -> float:
     """``exp(mean_x KL(p(y|x) || p(y)))`` with ``p(y)`` the mean of the rows of ``probs``."""
     if not isinstance(probs, torch.Tensor) or probs.dim() != 2 or len(probs) < 1:
         raise ValueError(f"probs must be an (N, K) tensor with N >= 1, got {probs!r:.60}")
+    p = probs.double()
+    if not torch.isfinite(p).all() or (p < 0).any() \
+            or not torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-4):
+        raise ValueError("probs must hold finite, non-negative rows that each sum to 1 "
+                         "(one probability distribution over the classes per sample)")
     return _inception_score(probs)
 
 
@@ -246,7 +252,16 @@ def frechet_from_stats(mu1, s1, mu2, s2) -> float:
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != mu1.shape * 2:
         raise ValueError(f"means {mu1.shape}, {mu2.shape} and covariances {s1.shape}, "
                          f"{s2.shape} must be (D,) and (D, D) for one D")
-    return _frechet(mu1, s1, mu2, s2)
+    for name, a in (("mu1", mu1), ("s1", s1), ("mu2", mu2), ("s2", s2)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} holds NaN or infinite values")
+    for name, s in (("s1", s1), ("s2", s2)):
+        lowest = float(np.linalg.eigvalsh((s + s.T) / 2).min())
+        if lowest < -PSD_TOLERANCE * max(1.0, float(np.abs(s).max())):
+            raise ValueError(f"{name} is not a covariance: its smallest eigenvalue is "
+                             f"{lowest:.3g} < 0")
+    # rounding in the square roots can leave a distance of a set to itself at -1e-6
+    return max(0.0, _frechet(mu1, s1, mu2, s2))
 
 
 def _frechet(mu1, s1, mu2, s2) -> float:
@@ -285,7 +300,8 @@ def coverage_from_counts(counts) -> float:
     """KL divergence (nats) of the normalised histogram ``counts`` from the uniform one;
     0 for equal counts, ``log K`` when one of ``K`` classes takes everything."""
     c = np.asarray(counts, dtype=np.float64)
-    if c.ndim != 1 or len(c) < 1 or (c < 0).any() or c.sum() <= 0:
+    if c.ndim != 1 or len(c) < 1 or not np.isfinite(c).all() or (c < 0).any() \
+            or c.sum() <= 0:
         raise ValueError(f"counts must be a 1-D array of non-negative numbers with a "
                          f"positive sum, got {counts!r}")
     p = c / c.sum()

@@ -112,6 +112,9 @@ class Generator(nn.Module):
     def _as_4d(self, z: torch.Tensor) -> torch.Tensor:
         if not isinstance(z, torch.Tensor):
             raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+        dtype = next(self.parameters()).dtype
+        if z.dtype != dtype:  # float64 or integer latents: the network's own precision
+            z = z.to(dtype)
         if z.dim() == 2 and z.shape[1] == self.latent_dim:
             return z[:, :, None, None]
         if z.dim() == 4 and tuple(z.shape[1:]) == (self.latent_dim, 1, 1):
