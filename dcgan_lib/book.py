@@ -35,6 +35,20 @@ def glue(name: str, value, display: bool = False) -> None:
         show_value(value)
 
 
+def _calls_a_check(tree: ast.AST) -> bool:
+    """Whether the code calls an argument check (``dcgan_lib.checks`` or a ``_check_...``)."""
+    from . import checks
+
+    names = {n for n in dir(checks) if not n.startswith("_")} - {"annotations"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            called = f.id if isinstance(f, ast.Name) else getattr(f, "attr", "")
+            if called.startswith("_check") or called in names:
+                return True
+    return False
+
+
 def listing(obj) -> str:
     """The source of a library function or class, checked to be fit for a page."""
     name = getattr(obj, "__qualname__", repr(obj))
@@ -44,9 +58,10 @@ def listing(obj) -> str:
         raise ValueError(f"show needs a function or class defined in a file, "
                          f"got {name}") from None
     lines = source.rstrip().splitlines()
-    if any(isinstance(node, ast.Raise) for node in ast.walk(ast.parse(source))):
-        raise ValueError(f"{name} raises, so it carries argument checking: show the "
-                         f"short function it calls instead")
+    tree = ast.parse(source)
+    if any(isinstance(node, ast.Raise) for node in ast.walk(tree)) or _calls_a_check(tree):
+        raise ValueError(f"{name} raises or calls a check, so it carries argument "
+                         f"checking: show the short function it calls instead")
     wide = [i for i, line in enumerate(lines, 1) if len(line) > MAX_COLUMNS]
     if wide:
         raise ValueError(f"{name} has lines wider than {MAX_COLUMNS} columns "

@@ -72,6 +72,29 @@ def weights_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def generator_layers(latent_dim, image_size, channels, width, norm="batch"):
+    """The generator: a 1x1 latent to 4x4, then doubling up to ``image_size``."""
+    doublings = int(math.log2(image_size)) - 2  # 4x4 -> image_size
+    c = width * 2 ** (doublings - 1)  # channels halve as the map doubles
+    layers = [
+        nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),  # 1x1 -> 4x4
+        norm_layer(norm, c),
+        nn.ReLU(True),
+    ]
+    for _ in range(doublings - 1):  # each: (c, s, s) -> (c/2, 2s, 2s)
+        layers += [
+            nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
+            norm_layer(norm, c // 2),
+            nn.ReLU(True),
+        ]
+        c //= 2
+    layers += [  # -> (channels, image_size, image_size) in [-1, 1]
+        nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    ]
+    return nn.Sequential(*layers)
+
+
 class Generator(nn.Module):
     """Maps latents ``z`` of shape ``(B, latent_dim)`` or ``(B, latent_dim, 1, 1)`` to
     images of shape ``(B, channels, image_size, image_size)`` in [-1, 1]."""
@@ -90,23 +113,7 @@ class Generator(nn.Module):
         self.channels = positive_int("channels", channels)
         self.width = positive_int("width", width)
         self.norm = _check_norm(norm)
-
-        doublings = int(math.log2(image_size)) - 2  # 4x4 -> image_size
-        c = width * 2 ** (doublings - 1)
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),  # 1x1 -> 4x4
-            norm_layer(norm, c),
-            nn.ReLU(True),
-        ]
-        for _ in range(doublings - 1):
-            layers += [
-                nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
-                norm_layer(norm, c // 2),
-                nn.ReLU(True),
-            ]
-            c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.main = nn.Sequential(*layers)
+        self.main = generator_layers(latent_dim, image_size, channels, width, norm)
         self.apply(weights_init)
 
     def _as_4d(self, z: torch.Tensor) -> torch.Tensor:

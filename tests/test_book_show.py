@@ -19,7 +19,7 @@ def test_show_displays_the_library_source_itself_under_its_file_name():
 
 
 def test_a_function_that_checks_its_arguments_is_refused():
-    with pytest.raises(ValueError, match="positive_int raises, so it carries argument checking"):
+    with pytest.raises(ValueError, match="positive_int raises or calls a check"):
         listing(checks.positive_int)
 
 
@@ -53,3 +53,11 @@ def test_without_a_progress_bar_training_prints_the_line_every_log_every_steps(c
                r"D\(G\(z\)\): 0\.\d{4} / 0\.\d{4}")
     positions = [int(re.fullmatch(pattern, line).group(1)) for line in lines]
     assert positions == [3, 7]  # after steps 4 and 8, at minibatches 3 and 7 of the epoch
+
+
+def test_a_constructor_that_calls_argument_checks_is_refused_and_its_core_is_shown():
+    from dcgan_lib import models
+
+    with pytest.raises(ValueError, match="Generator.__init__ raises or calls a check"):
+        listing(models.Generator.__init__)
+    assert "def generator_layers" in listing(models.generator_layers)
