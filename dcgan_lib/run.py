@@ -103,6 +103,9 @@ def training_images(cfg: TrainConfig, images=None) -> torch.Tensor:
         raise ValueError(f"images must be a float tensor (N, C, {cfg.image_size}, "
                          f"{cfg.image_size}) in [-1, 1], got {images.dtype} "
                          f"{tuple(images.shape)}")
+    if (images < -1).any() or (images > 1).any():
+        raise ValueError(f"images must lie in [-1, 1] (the generator's tanh range), got "
+                         f"values from {images.min().item():.3g} to {images.max().item():.3g}")
     return images[:cfg.limit] if cfg.limit is not None else images
 
 
@@ -188,9 +191,9 @@ class Run:
         self.n_images, channels = x.shape[0], x.shape[1]
         self.steps_per_epoch = self.n_images // (cfg.batch_size * self.world)
         if self.steps_per_epoch == 0:
-            raise ValueError(f"batch_size {cfg.batch_size} in each of {self.world} process(es) "
-                             f"is more than the {self.n_images} training images; use a "
-                             f"smaller batch_size")
+            each = f" in each of {self.world} processes" if self.world > 1 else ""
+            raise ValueError(f"batch_size {cfg.batch_size}{each} is larger than the "
+                             f"{self.n_images} training images; use a smaller batch_size")
         self.total = min(cfg.epochs * self.steps_per_epoch, cfg.max_steps or math.inf)
         torch.manual_seed(cfg.seed)
         self.netG, self.netD = build_models(cfg, channels, device, self.speedups)
@@ -271,12 +274,15 @@ class Run:
 
     def save_checkpoint(self) -> None:
         self.history.flush(self.last_good)
-        for name, net in (("discriminator", self.netD), ("generator", self.netG)):
-            if not all(torch.isfinite(p).all() for p in net.parameters()):
+        nets = (("discriminator", self.netD), ("generator", self.netG),
+                ("generator's weight average", self.average))
+        for name, net in nets:
+            tensors = [] if net is None else [*net.parameters(), *net.buffers()]
+            if not all(torch.isfinite(t).all() for t in tensors if t.is_floating_point()):
                 raise TrainingDiverged(
-                    f"Training stopped at step {self.step}: the {name}'s weights became "
-                    f"non-finite although errD and errG were finite; "
-                    f"{_checkpoint_note(self.last_good)}.")
+                    f"Training stopped at step {self.step}: the {name}'s weights or "
+                    f"BatchNorm statistics became non-finite although errD and errG were "
+                    f"finite; {_checkpoint_note(self.last_good)}.")
         ckpt.save_checkpoint(self.checkpoint_path, self.netG, self.netD, self.optG, self.optD,
                              self.scaler, self.cfg, self.step, self.seconds,
                              self.history.lists, self.permutation, self.shuffle, self.device,

@@ -57,6 +57,13 @@ def _device(name, value):
 def _folder(name, value):
     if value is not None and not isinstance(value, str | os.PathLike):
         raise TypeError(f"{name} must be a folder path or None, got {type(value).__name__}")
+    if value is not None and not str(value).strip():
+        raise ValueError(f"{name} must name a folder, got an empty path")
+
+
+def _seed(name, value):
+    if not checks.is_integer(value) or not 0 <= value < 2**64:
+        raise ValueError(f"{name} must be an integer in [0, 2**64 - 1], got {value!r}")
 
 
 @dataclass
@@ -92,7 +99,7 @@ class TrainConfig:
                            True)
     ema: float = setting(0.0, "decay of the generator's weight average in [0, 1) (0: none)",
                          _unit(False), True)
-    seed: int = setting(0, "seed of every random draw", checks.non_negative_int, True)
+    seed: int = setting(0, "seed of every random draw", _seed, True)
     device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps", _device)
     limit: int | None = setting(None, "train on the first N images",
                                 _positive_int_or_none, True)

@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingDiverged, OSError) as exc:  # diverged, or the disk failed mid-run
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"error: interrupted; --resume continues from the last checkpoint in "
+              f"{args.out}", file=sys.stderr)
+        return 130
     except (RuntimeError, _Stopped) as exc:
         if world == 1:
             raise

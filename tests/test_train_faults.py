@@ -107,7 +107,9 @@ BAD_INPUT = [  # (argv after the tiny settings, a piece the one-line message mus
     (["--sample-every", "-1"], "got -1"),
     (["--latent-dim", "0"], "latent_dim must be a positive integer, got 0"),
     (["--width", "0"], "width must be a positive integer, got 0"),
-    (["--seed", "-1"], "seed must be a non-negative integer, got -1"),
+    (["--seed", "-1"], "seed must be an integer in [0, 2**64 - 1], got -1"),
+    (["--seed", str(2**64)], "seed must be an integer in [0, 2**64 - 1]"),
+    (["--out", ""], "out must name a folder, got an empty path"),
     (["--learning-rate", "0.1"], "unrecognized arguments: --learning-rate"),
     (["--resume"], "no checkpoint to resume from at"),
     (["--resume", F + "/missing.safetensors"], "no checkpoint to resume from at"),
@@ -369,3 +371,19 @@ def test_sigkill_during_saving_always_leaves_a_loadable_checkpoint(tmp_path):
                             torch.device("cpu"))
     assert state["step"] == steps[-1] and len(state["history"]["step"]) == steps[-1]
 
+
+
+def test_images_outside_the_tanh_range_are_refused_with_their_range():
+    images = torch.full((64, 1, 32, 32), 2.0)
+    with pytest.raises(ValueError, match=r"images must lie in \[-1, 1\].*from 2 to 2"):
+        train(tiny(), images=images)
+
+
+def test_a_non_finite_batchnorm_statistic_stops_the_run_before_it_is_checkpointed(tmp_path):
+    from dcgan_lib.run import Run
+
+    run = Run(tiny(out=str(tmp_path), checkpoint_every=1), None, None, None)
+    run.netG.main[1].running_var[0] = float("inf")
+    with pytest.raises(TrainingDiverged, match="weights or BatchNorm statistics became"):
+        run.save_checkpoint()
+    assert not (tmp_path / "checkpoint.safetensors").exists()
