@@ -96,16 +96,46 @@ def share(z: torch.Tensor, rank: int, world: int) -> torch.Tensor:
 
 
 class Autocast(nn.Module):
-    """``module`` with its forward pass under autocast; its parameters are the module's."""
+    """``module`` with its forward pass under autocast, returning fp32; its parameters are
+    the module's. With a ``scaler`` (fp16), the gradient that flows back into the output is
+    multiplied by the loss scale: every loss of the step is a function of D's output, so
+    this is the ``scaler.scale(loss).backward()`` of the AMP recipe, done in one place."""
 
-    def __init__(self, module: nn.Module, dtype: torch.dtype, cache_enabled: bool = True):
+    def __init__(self, module: nn.Module, dtype: torch.dtype, cache_enabled: bool = True,
+                 scaler=None):
         super().__init__()
         self.module, self.dtype, self.cache_enabled = module, dtype, cache_enabled
+        self.scaler = scaler
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # no weight cache under a CUDA graph: a graph must not capture a cache it cannot refill
         with torch.autocast(x.device.type, dtype=self.dtype, cache_enabled=self.cache_enabled):
-            return self.module(x)
+            out = self.module(x).float()
+        return _ScaleGradient.apply(out, self.scaler) if self.scaler is not None else out
+
+
+class _ScaleGradient(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by the GradScaler's scale."""
+
+    @staticmethod
+    def forward(ctx, x, scaler):
+        ctx.scaler = scaler
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.scaler.scale(grad), None
+
+
+class ScaledOptimizer:
+    """An optimiser whose ``step()`` goes through a GradScaler: the gradients are unscaled,
+    and the step is skipped when they overflowed (fp16)."""
+
+    def __init__(self, optimizer, scaler):
+        self.optimizer, self.scaler = optimizer, scaler
+
+    def step(self) -> None:
+        self.scaler.step(self.optimizer)
 
 
 class FastStep:
@@ -122,11 +152,15 @@ class FastStep:
         self.rank, self.world = rank, world
         self.real = torch.empty(batch_shape, device=device).contiguous(
             memory_format=speedups.memory_format)
+        self.scaler = torch.amp.GradScaler(device.type) if speedups.grad_scaler else None
         self.netG, self.netD = netG, netD
         if speedups.autocast != "off":
             dtype, cache = AUTOCAST_DTYPES[speedups.autocast], not speedups.cuda_graph
-            self.netG, self.netD = Autocast(netG, dtype, cache), Autocast(netD, dtype, cache)
-        self.scaler = torch.amp.GradScaler(device.type) if speedups.grad_scaler else None
+            self.netG = Autocast(netG, dtype, cache)
+            self.netD = Autocast(netD, dtype, cache, self.scaler)
+        if self.scaler is not None:
+            self.optG = ScaledOptimizer(optimizerG, self.scaler)
+            self.optD = ScaledOptimizer(optimizerD, self.scaler)
         self.use_graph = speedups.cuda_graph
         self.graph, self.graph_stats, self.warmup_left = None, None, CUDA_GRAPH_WARMUP
 
@@ -135,8 +169,11 @@ class FastStep:
         cfg = self.cfg
         z = share(latent_noise(self.real.shape[0] * self.world, cfg.latent_dim,
                                cfg.latent_dist, self.device), self.rank, self.world)
-        return train_step(self.netG, self.netD, self.optG, self.optD, self.real, z,
-                          cfg.g_loss, cfg.real_label, cfg.fake_label, self.scaler)
+        stats = train_step(self.netG, self.netD, self.optG, self.optD, self.real, z,
+                           cfg.g_loss, cfg.real_label, cfg.fake_label)
+        if self.scaler is not None:
+            self.scaler.update()  # a smaller scale after an overflow, a larger one later
+        return stats
 
     def __call__(self, images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         self.real.copy_(images[idx])

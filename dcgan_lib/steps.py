@@ -21,34 +21,30 @@ HISTORY_KEYS = ("step", "epoch", *STATS, "seconds")  # what a training run recor
 
 
 def train_step(netG, netD, optimizerG, optimizerD, real, noise,
-               g_loss="non_saturating", real_label=1.0, fake_label=0.0, scaler=None):
+               g_loss="non_saturating", real_label=1.0, fake_label=0.0):
     """One step on ``real`` (B, C, H, W) in [-1, 1] and ``noise`` (B, latent_dim).
 
     Returns a tensor of :data:`STATS` on the step's device: the two losses, and the mean
     probability D gives the real batch (``D_x``) and the fake batch before (``D_G_z1``)
-    and after (``D_G_z2``) its own update. ``scaler``: a ``GradScaler``, for fp16.
+    and after (``D_G_z2``) its own update.
     """
-    scale = scaler.scale if scaler is not None else (lambda loss: loss)
-    update = scaler.step if scaler is not None else (lambda opt: opt.step())
     # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
     netD.zero_grad()
-    output_real = netD(real).float()            # one logit per image, shape (B,)
+    output_real = netD(real)                    # one logit per image, shape (B,)
     errD_real = bce_with_target(output_real, real_label)
-    scale(errD_real).backward()
+    errD_real.backward()
     fake = netG(noise)                          # (B, C, H, W) in [-1, 1]
-    output_fake = netD(fake.detach()).float()   # detach: this update must not reach G
+    output_fake = netD(fake.detach())           # detach: this update must not reach G
     errD_fake = bce_with_target(output_fake, fake_label)
-    scale(errD_fake).backward()                 # adds to the real batch's gradients
-    update(optimizerD)
+    errD_fake.backward()                        # adds to the real batch's gradients
+    optimizerD.step()
     # (2) Update G network: maximize log(D(G(z)))
     netG.zero_grad()
-    output = netD(fake).float()                 # the same fakes, through the updated D
+    output = netD(fake)                         # the same fakes, through the updated D
     errG = generator_loss(output, g_loss)
     # G's gradients only: netD.zero_grad() would clear D's before they were ever used
-    scale(errG).backward(inputs=list(netG.parameters()))
-    update(optimizerG)
-    if scaler is not None:
-        scaler.update()
+    errG.backward(inputs=list(netG.parameters()))
+    optimizerG.step()
     with torch.no_grad():
         D_x, D_G_z1, D_G_z2 = (torch.sigmoid(o).mean()
                                for o in (output_real, output_fake, output))

@@ -335,3 +335,18 @@ def test_train_step_computes_what_pytorch_examples_computes():
         errD = torch.tensor(errD_real) + torch.tensor(errD_fake)  # summed in float32
         assert ours[0].item() == errD.item() and ours[1].item() == errG
     assert same_state(pairs[0][0], pairs[1][0]) and same_state(pairs[0][1], pairs[1][1])
+
+
+def test_fp16_loss_scaling_multiplies_the_gradients_and_the_step_unscales_them():
+    from dcgan_lib.fast import Autocast, ScaledOptimizer
+
+    torch.manual_seed(0)
+    layer, x = torch.nn.Linear(3, 1), torch.randn(4, 3)
+    plain = torch.autograd.grad(layer(x).sum(), layer.weight)[0]
+    scaler = torch.amp.GradScaler("cpu", init_scale=8.0)
+    wrapped = Autocast(layer, torch.float16, scaler=scaler)
+    wrapped(x).sum().backward()
+    assert torch.allclose(layer.weight.grad, 8.0 * plain, rtol=1e-2)  # fp16 forward
+    before = layer.weight.detach().clone()
+    ScaledOptimizer(torch.optim.SGD(layer.parameters(), lr=1.0), scaler).step()
+    assert torch.allclose(before - layer.weight.detach(), plain, rtol=1e-2)
