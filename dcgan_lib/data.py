@@ -132,10 +132,14 @@ def _download(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         cls = getattr(torchvision.datasets, _TORCHVISION[dataset])
         ds = cls(str(CACHE), train=(split == "train"), download=True)
     except Exception as exc:
+        text = str(exc).lower()
+        why = ("a downloaded file failed its md5 check or could not be unpacked"
+               if "corrupt" in text or "md5" in text or "not found" in text
+               else f"torchvision's mirrors could not be reached ({type(exc).__name__})")
         raise DataError(
             f"{dataset} is not in a local folder (DCGAN_DATA, shared/data) and could not be "
-            f"downloaded ({type(exc).__name__}): put the four official .gz files in "
-            f"<folder>/{dataset}/ and set DCGAN_DATA=<folder>"
+            f"downloaded: {why}; put the four official .gz files in <folder>/{dataset}/ "
+            f"and set DCGAN_DATA=<folder>"
         ) from None
     return ds.data.numpy(), ds.targets.numpy()
 

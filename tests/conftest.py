@@ -1,7 +1,16 @@
-"""Fixtures shared by the test files."""
+"""Fixtures shared by the test files: one thread for tiny models, and the built book
+served over HTTP to a headless Chromium."""
+
+import contextlib
+import functools
+import http.server
+import threading
+from pathlib import Path
 
 import pytest
 import torch
+
+CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -11,3 +20,44 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def serve(directory: Path):
+    """A quiet HTTP server for ``directory`` on 127.0.0.1; yields its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(request):
+    """The built book of the test module's ``HTML`` folder, served over HTTP."""
+    html = Path(request.module.HTML)
+    if not (html / "index.html").is_file():
+        pytest.fail(f"{html}/index.html is missing: build the book first (bash tools/book.sh)")
+    with serve(html) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()

@@ -5,10 +5,7 @@ Every page must have its math typeset by MathJax, every image loaded, no Python 
 in any output, and no errors on the browser console.
 """
 
-import functools
-import http.server
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,37 +14,6 @@ HTML = Path(__file__).resolve().parent.parent / "_build" / "html"
 CHROMIUM = "/usr/bin/chromium"
 PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.glob("book/*.html")) + sorted(
     p.relative_to(HTML).as_posix() for p in HTML.glob("exercises/*.html"))
-
-
-@pytest.fixture(scope="module")
-def server():
-    if not (HTML / "index.html").is_file():
-        pytest.fail(f"{HTML}/index.html is missing: build the book first (bash tools/book.sh)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
-
-    class Quiet(handler.func):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(Quiet, directory=str(HTML)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def test_the_book_has_the_chapter_pages():

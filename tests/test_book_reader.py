@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import http.server
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -74,24 +72,6 @@ def snippet(text: str, start: int, end: int, context: int = 40) -> str:
 def first_line(text: str, width: int = 70) -> str:
     line = next((x.strip() for x in text.splitlines() if x.strip()), "")
     return line if len(line) <= width else line[:width - 1] + "…"
-
-
-@contextlib.contextmanager
-def serve(directory: Path):
-    """A quiet HTTP server for ``directory``; yields its base URL."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
 
 
 # Everything measured in the page, in one pass after layout, MathJax and the images.
@@ -313,27 +293,6 @@ def exercises_link(m: dict) -> list[str]:
 
 
 # The tests.
-
-@pytest.fixture(scope="module")
-def server():
-    if not (HTML / "index.html").is_file():
-        pytest.fail(f"{HTML}/index.html is missing: build the book first (bash tools/book.sh)")
-    with serve(HTML) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="module")
 def measured(server, browser):

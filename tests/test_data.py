@@ -210,11 +210,15 @@ def test_a_corrupt_download_is_refused_in_one_sentence(mirrors, tmp_path, monkey
         mirrors(url)
         with pytest.raises(data.DataError) as caught:
             data.load("mnist", "test")
-    message = str(caught.value)
+    one_sentence(caught.value, "a downloaded file failed its md5 check")
+
+
+def one_sentence(error, why):
+    message = str(error)
     assert message.startswith("mnist is not in a local folder (DCGAN_DATA, shared/data) and "
-                              "could not be downloaded")
+                              f"could not be downloaded: {why}")
     assert message.endswith("set DCGAN_DATA=<folder>") and "\n" not in message
-    assert caught.value.__suppress_context__  # one sentence, not torchvision's traceback
+    assert error.__suppress_context__  # one sentence, not torchvision's traceback
 
 
 def test_an_unreachable_server_is_reported_in_one_sentence(mirrors, monkeypatch):
@@ -222,8 +226,4 @@ def test_an_unreachable_server_is_reported_in_one_sentence(mirrors, monkeypatch)
     mirrors(f"http://127.0.0.1:{unused_port()}/")  # nothing listens there
     with pytest.raises(data.DataError) as caught:
         data.load("mnist", "test")
-    message = str(caught.value)
-    assert message.startswith("mnist is not in a local folder (DCGAN_DATA, shared/data) and "
-                              "could not be downloaded")
-    assert message.endswith("set DCGAN_DATA=<folder>") and "\n" not in message
-    assert caught.value.__suppress_context__
+    one_sentence(caught.value, "torchvision's mirrors could not be reached")
