@@ -85,6 +85,21 @@ def remove_stale_temporaries(path: str | Path) -> None:
             pass
 
 
+def lock_folder(folder: Path):
+    """Hold ``folder/.lock`` for this process (released when it exits, however it exits);
+    ``ValueError`` if another run holds it, since two runs would overwrite each other."""
+    import fcntl
+
+    handle = open(Path(folder) / ".lock", "w")  # noqa: SIM115 (held for the run's life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValueError(f"another training run is writing into {folder}; give this one "
+                         f"its own --out") from None
+    return handle
+
+
 def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
 
@@ -156,7 +171,14 @@ def _load_optimizer(optimizer, prefix: str, tensors: dict, path) -> None:
     n_params = len(current["param_groups"][0]["params"])
     if state and set(state) != set(range(n_params)):
         raise CheckpointError(f"{path} holds optimizer state for {len(state)} "
-                                   f"parameters, the model has {n_params}")
+                              f"parameters, the model has {n_params}")
+    params = optimizer.param_groups[0]["params"]
+    for i, s in state.items():
+        for name in ("exp_avg", "exp_avg_sq"):
+            if name in s and tuple(s[name].shape) != tuple(params[i].shape):
+                raise CheckpointError(f"{path} holds {prefix}.{i}.{name} of shape "
+                                      f"{tuple(s[name].shape)} for a parameter of shape "
+                                      f"{tuple(params[i].shape)}")
     optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
     for p, s in optimizer.state.items():  # moments in the parameter's own memory layout
         for name in ("exp_avg", "exp_avg_sq"):
@@ -226,6 +248,9 @@ def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerG, optimizerD, 
                          f"process(es), this run has {world_size}; resume with the same "
                          f"number of processes")
     saved = meta.get("config", {})
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} has a config that is not a record of settings "
+                              f"({type(saved).__name__})")
     for name in RESUME_MUST_MATCH:
         was = saved.get(name, getattr(TrainConfig, name, None))  # older files: the default
         if was != getattr(cfg, name):
@@ -255,6 +280,11 @@ def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerG, optimizerD, 
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has an incomplete training record "
                                    f"(missing or bad {exc})") from None
+    bad = [k for k in HISTORY_KEYS for v in history[k]
+           if isinstance(v, bool) or not isinstance(v, int | float)]
+    if bad:
+        raise CheckpointError(f"{path} has a training record whose {bad[0]!r} holds "
+                              f"something other than numbers")
     if len(history["step"]) != step:
         raise CheckpointError(f"{path} records {len(history['step'])} steps of history "
                                    f"for step {step}")

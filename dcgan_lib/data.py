@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import is_integer
+
 DATASETS = ("mnist", "fashion-mnist")
 SPLITS = ("train", "test")
 _FILES = {
@@ -184,8 +186,9 @@ def load(dataset: str = "mnist", split: str = "train", image_size: int = 32,
         raise ValueError(
             f"image_size must be 28 or a power of two from 16 to 256, got {image_size!r}"
         )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+    if limit is not None and (not is_integer(limit) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    limit = int(limit) if limit is not None else None
     images, labels = _load_uint8(dataset, split)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]

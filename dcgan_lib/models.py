@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from .checks import positive_int
+from .checks import number_in, positive_int
 
 NORMS = ("batch", "instance", "layer", "none")
 DOWNSAMPLING = ("strided", "pool")
@@ -161,8 +161,7 @@ class Discriminator(nn.Module):
         self.channels = positive_int("channels", channels)
         self.width = positive_int("width", width)
         self.norm = _check_norm(norm)
-        if isinstance(leak, bool) or not isinstance(leak, (int, float)) or not 0 <= leak < 1:
-            raise ValueError(f"leak must be a number in [0, 1), got {leak!r}")
+        leak = number_in("leak", leak, 0, 1, closed_right=False)
         if downsample not in DOWNSAMPLING:
             raise ValueError(f"downsample must be 'strided' or 'pool', got {downsample!r}")
         self.leak = float(leak)

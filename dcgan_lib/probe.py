@@ -9,23 +9,53 @@ same architecture with its untrained initial weights, and the raw pixels.
 
 from __future__ import annotations
 
+import json
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .checks import positive_int
+from .settings import TrainConfig
+
+# The discriminators the probe reads: a small DCGAN trained on MNIST for 2,000 steps, once
+# per seed (``tools/train_probe_discriminators.py`` trains them; the book ships them).
+PROBE_CONFIG = TrainConfig(width=16, batch_size=64, max_steps=2000, epochs=10, seed=0,
+                           device="cpu", progress=False, log_every=0)
+PROBE_SEEDS = (0, 1, 2)
 
 
 @torch.no_grad()
-def discriminator_features(netD, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """``(N, F)``: every layer of ``netD`` but the last (the 4x4 -> logit one), flattened,
-    in eval mode; ``images`` ``(N, C, H, W)`` in [-1, 1]."""
-    body = netD.main[:-1]
-    was_training = netD.training
+def discriminator_features(netD, images: torch.Tensor) -> torch.Tensor:
+    """``(N, F)``: the output of every LeakyReLU of ``netD``, max-pooled to a 4x4 grid and
+    flattened, all layers side by side (the probe of Radford et al. 2015), eval mode."""
     netD.eval()
-    out = torch.cat([body(images[i:i + batch_size]).flatten(1)
-                     for i in range(0, len(images), batch_size)])
-    netD.train(was_training)
-    return out
+    features, h = [], images
+    for layer in netD.main[:-1]:  # all but the last 4x4 -> 1 convolution
+        h = layer(h)
+        if isinstance(layer, nn.LeakyReLU):
+            features.append(F.adaptive_max_pool2d(h, 4).flatten(1))
+    return torch.cat(features, dim=1)
+
+
+def load_probe_discriminators() -> tuple[dict, dict]:
+    """``({seed: Discriminator}, record)``: the shipped discriminators of the probe."""
+    from safetensors.torch import load_file
+
+    from .models import Discriminator
+    from .pretrained import WEIGHTS
+
+    tensors = load_file(str(WEIGHTS / "probe-discriminators.safetensors"))
+    record = json.loads((WEIGHTS / "probe-discriminators.json").read_text())
+    nets = {}
+    for seed in record["seeds"]:
+        cfg = PROBE_CONFIG
+        net = Discriminator(cfg.image_size, 1, cfg.width, cfg.d_norm, cfg.leak)
+        prefix = f"seed{seed}."
+        net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
+                             if k.startswith(prefix)})
+        nets[seed] = net.eval()
+    return nets, record
 
 
 def fit_linear(x, y, classes: int, steps: int = 300, weight_decay: float = 1e-3):

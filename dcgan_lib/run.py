@@ -214,8 +214,10 @@ class Run:
         self.history, self.last_good = History(), str(resume) if resume else None
         if resume is not None:
             self._resume(resume)
-        if self.checkpoint_path is not None:
-            ckpt.remove_stale_temporaries(self.checkpoint_path)
+        if self.out is not None:
+            self.lock = ckpt.lock_folder(self.out)
+            for name in (CHECKPOINT_NAME, GENERATOR_NAME, RECORD_NAME):
+                ckpt.remove_stale_temporaries(self.out / name)
         on_device = self.speedups.on_device_data
         self.x = x.to(device).contiguous(memory_format=self.speedups.memory_format) \
             if on_device else x
@@ -233,6 +235,11 @@ class Run:
                                      self.average, self.world)
         self.step, self.seconds0 = state["step"], state["seconds"]
         self.history, self.permutation = History(state["history"]), state["permutation"]
+        p = self.permutation
+        if p is not None and (p.dtype != torch.int64 or p.shape != (self.n_images,)
+                              or not torch.equal(p.sort().values, torch.arange(self.n_images))):
+            raise ckpt.CheckpointError(f"{path} holds a data order that is not a permutation "
+                                       f"of the {self.n_images} training images")
 
     @property
     def seconds(self) -> float:
@@ -251,6 +258,16 @@ class Run:
 
     def train_one_step(self) -> tuple[int, int, torch.Tensor]:
         """One step of the fast or the reference loop; returns ``(epoch, i, stats)``."""
+        try:
+            return self._train_one_step()
+        except RuntimeError as exc:  # e.g. Adam's step overflowing float32 at lr 3e38
+            if "overflow" not in str(exc).lower():
+                raise
+            raise TrainingDiverged(f"Training stopped at step {self.step + 1}: the update "
+                                   f"overflowed float32; "
+                                   f"{_checkpoint_note(self.last_good)}.") from None
+
+    def _train_one_step(self) -> tuple[int, int, torch.Tensor]:
         epoch, position, idx = self.next_batch()
         if self.fast is not None:
             stats = self.fast(self.x, idx)
@@ -317,6 +334,13 @@ class Run:
             "history": {k: self.history.lists[k] for k in HISTORY_KEYS},
         }
         ckpt.atomic_write_bytes(self.out / RECORD_NAME, json.dumps(record, indent=1).encode())
+
+    def close(self) -> None:
+        """Let another run write into ``out``."""
+        lock = getattr(self, "lock", None)
+        if lock is not None:
+            lock.close()
+            self.lock = None
 
     def result(self) -> TrainResult:
         self.netG.eval()

@@ -85,6 +85,7 @@ def train(cfg: TrainConfig, images: torch.Tensor | None = None, resume=None,
         run.finish(resume, command)
     finally:
         bar.close()
+        run.close()
     return run.result()
 
 
@@ -94,6 +95,11 @@ class _UsageError(Exception):
 
 class _Stopped(Exception):
     """torchrun ended this process (SIGTERM) because another one failed."""
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text
 
 
 def _stopped(signum, frame):
@@ -141,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: interrupted; --resume continues from the last checkpoint in "
               f"{args.out}", file=sys.stderr)
         return 130
-    except (RuntimeError, _Stopped) as exc:
+    except (RuntimeError, MemoryError, _Stopped) as exc:
+        if world == 1 and _out_of_memory(exc):
+            print(f"error: the networks and data do not fit in memory with latent_dim="
+                  f"{args.latent_dim}, width={args.width}, batch_size={args.batch_size}; "
+                  f"use smaller values", file=sys.stderr)
+            return 2
         if world == 1:
             raise
         why = "was stopped because another process failed" if isinstance(exc, _Stopped) \

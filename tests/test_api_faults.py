@@ -62,3 +62,14 @@ ACCEPTED = [  # (case, call that must work)
 @pytest.mark.parametrize("case, fn", ACCEPTED, ids=[c for c, _ in ACCEPTED])
 def test_numpy_numbers_and_other_dtypes_are_accepted(case, fn):
     fn()
+
+
+def test_numpy_numbers_are_settings_like_any_other():
+    from dcgan_lib.train import TrainConfig, train
+
+    cfg = TrainConfig(width=np.int64(8), leak=np.float32(0.2), limit=np.int64(64),
+                      batch_size=32, device="cpu", progress=False, max_steps=1)
+    result = train(cfg.validate())
+    assert result.history["step"] == [1]
+    assert models.Discriminator(32, 1, np.int64(8), leak=np.float32(0.2)).leak == \
+        pytest.approx(0.2)

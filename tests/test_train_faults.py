@@ -59,6 +59,18 @@ def files(tmp_path_factory):
     tensors, meta = ckpt.load(real)
     del meta["history"]
     ckpt.save(root / "no-history.safetensors", tensors, meta)
+    crafted = {  # one thing wrong in each, the rest the real checkpoint
+        "config-list": lambda t, m: m.update(config=[1, 2]),
+        "float-order": lambda t, m: t.update(permutation=t["permutation"].double()),
+        "order-out-of-range": lambda t, m: t.update(permutation=t["permutation"] + 1),
+        "moment-shape": lambda t, m: t.update(
+            {"optimizer_d.0.exp_avg": torch.zeros(3)}),
+        "history-abc": lambda t, m: m["history"].update(errD=["a"]),
+    }
+    for name, damage in crafted.items():
+        tensors, meta = ckpt.load(real)
+        damage(tensors, meta)
+        ckpt.save(root / f"{name}.safetensors", tensors, meta)
     (root / "a-file").write_text("not a folder")
     return root
 
@@ -119,6 +131,13 @@ BAD_INPUT = [  # (argv after the tiny settings, a piece the one-line message mus
     (["--resume", F + "/pickle.pt"], "pickle.pt is not a readable"),
     (["--resume", F + "/foreign.safetensors"], "not a dcgan_lib checkpoint"),
     (["--resume", F + "/good/generator.safetensors"], "expected a 'dcgan_lib.checkpoint/2'"),
+    (["--resume", F + "/config-list.safetensors"], "config that is not a record of settings"),
+    (["--resume", F + "/float-order.safetensors"], "data order that is not a permutation"),
+    (["--resume", F + "/order-out-of-range.safetensors"], "not a permutation of the 64"),
+    (["--resume", F + "/moment-shape.safetensors"], "optimizer_d.0.exp_avg of shape (3,)"),
+    (["--resume", F + "/history-abc.safetensors"], "'errD' holds something other than numbers"),
+    (["--latent-dim", "1000000000"], "do not fit in memory with latent_dim=1000000000"),
+    (["--width", "1000000"], "do not fit in memory with latent_dim=100, width=1000000"),
     (["--resume", F + "/good/checkpoint.safetensors", "--latent-dim", "64"],
      "trained with latent_dim=100, this run asks for latent_dim=64"),
     (["--resume", F + "/good/checkpoint.safetensors", "--image-size", "64"],
@@ -387,3 +406,29 @@ def test_a_non_finite_batchnorm_statistic_stops_the_run_before_it_is_checkpointe
     with pytest.raises(TrainingDiverged, match="weights or BatchNorm statistics became"):
         run.save_checkpoint()
     assert not (tmp_path / "checkpoint.safetensors").exists()
+
+
+def test_an_update_that_overflows_float32_is_divergence_in_one_sentence(tmp_path, capsys):
+    status, err = run_main(TINY_ARGS + ["--lr", "3e38", "--out", str(tmp_path)], capsys)
+    assert status == 1
+    assert err == ("error: Training stopped at step 1: the update overflowed float32; "
+                   "no checkpoint was written.")
+
+
+def test_two_runs_cannot_write_into_one_folder(tmp_path):
+    from dcgan_lib.checkpoint import lock_folder
+
+    held = lock_folder(tmp_path)
+    try:
+        with pytest.raises(ValueError, match="another training run is writing into"):
+            train(tiny(out=str(tmp_path)))
+    finally:
+        held.close()
+    train(tiny(out=str(tmp_path), max_steps=1))  # free again once the other run is gone
+
+
+def test_temporaries_a_killed_run_left_behind_are_removed_at_the_start(tmp_path):
+    for name in ("generator.safetensors", "record.json", "checkpoint.safetensors"):
+        (tmp_path / f".{name}.abc123.tmp").write_bytes(b"half a file")
+    train(tiny(out=str(tmp_path), max_steps=1))
+    assert not list(tmp_path.glob(".*.tmp"))
