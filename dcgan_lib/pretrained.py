@@ -81,11 +81,13 @@ def load_generator(name: str = "mnist") -> tuple[torch.nn.Module, dict]:
     try:
         record = json.loads(files["record"].read_text())
         grids = load_file(str(files["samples"]))
+        record["samples"] = [(int(s), grids["samples"][i])
+                             for i, s in enumerate(grids["steps"].tolist())]
+        for key in ("history", "metrics", "config", "steps"):
+            record[key]  # noqa: B018 (a record without them is damaged)
     except Exception as exc:
-        raise ValueError(f"the record or samples of {name!r} in {WEIGHTS} cannot be read "
-                         f"({type(exc).__name__}: {exc})") from None
-    record["samples"] = [(int(s), grids["samples"][i])
-                         for i, s in enumerate(grids["steps"].tolist())]
+        raise ValueError(f"the record {files['record']} or the samples {files['samples']} "
+                         f"of {name!r} cannot be read ({type(exc).__name__}: {exc})") from None
     return generator, record
 
 
