@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -432,3 +433,20 @@ def test_temporaries_a_killed_run_left_behind_are_removed_at_the_start(tmp_path)
         (tmp_path / f".{name}.abc123.tmp").write_bytes(b"half a file")
     train(tiny(out=str(tmp_path), max_steps=1))
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_ctrl_c_ends_the_run_in_one_sentence(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_lib.train", *TINY_ARGS,
+                             "--epochs", "100000", "--checkpoint-every", "5", "--out", str(out)],
+                            cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.safetensors").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [
+        f"error: interrupted; --resume continues from the last checkpoint in {out}"]
