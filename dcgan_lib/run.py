@@ -27,19 +27,15 @@ from .average import recalibrate_batchnorm, update_average
 from .devices import device_name, resolve_device
 from .fast import SYNC_EVERY, FastStep, Speedups, choose_speedups, share
 from .folder import load_folder
+from .history import History, TrainingDiverged, checkpoint_note, fixed_noise, sample_grid
 from .latent import noise as latent_noise
 from .models import Discriminator, Generator
 from .settings import TrainConfig
-from .steps import HISTORY_KEYS, STATS, train_step
+from .steps import HISTORY_KEYS, train_step
 
-N_SAMPLES = 64  # images in the fixed-noise sample grid
 CHECKPOINT_NAME = "checkpoint.safetensors"
 GENERATOR_NAME = "generator.safetensors"
 RECORD_NAME = "record.json"
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names the step and the loss."""
 
 
 @dataclass
@@ -84,12 +80,6 @@ def build_optimizers(netG, netD, cfg: TrainConfig, speedups: Speedups):
         torch.optim.Adam(netD.parameters(), **kwargs)
 
 
-def fixed_noise(cfg: TrainConfig, device) -> torch.Tensor:
-    """The 64 latents the sample grids are drawn from, the same for every run with a seed."""
-    g = torch.Generator().manual_seed(cfg.seed)
-    return latent_noise(N_SAMPLES, cfg.latent_dim, cfg.latent_dist, generator=g).to(device)
-
-
 def training_images(cfg: TrainConfig, images=None) -> torch.Tensor:
     """``images`` checked against ``cfg`` (or ``cfg.dataset`` loaded), cut to ``cfg.limit``."""
     if images is None and cfg.dataset == "folder":
@@ -121,52 +111,6 @@ def prepare_out(out) -> Path:
         raise ValueError(f"output folder {str(path)!r} is not writable "
                          f"({exc.strerror or type(exc).__name__})") from None
     return path
-
-
-@torch.no_grad()
-def sample_grid(netG: Generator, noise: torch.Tensor) -> torch.Tensor:
-    """uint8 images ``(64, C, H, W)`` from ``noise``, with batch statistics as in training;
-    the generator's running averages are put back, so sampling never changes the run."""
-    saved = {k: v.clone() for k, v in netG.named_buffers()}
-    was_training = netG.training
-    netG.train()
-    images = netG(noise)
-    for k, v in netG.named_buffers():
-        v.copy_(saved[k])
-    netG.train(was_training)
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu() \
-        .contiguous()
-
-
-class History:
-    """The per-step numbers of a run: kept on the device, copied to the host in batches,
-    and checked to be finite as they arrive."""
-
-    def __init__(self, saved: dict | None = None):
-        self.lists = saved or {**{k: [] for k in HISTORY_KEYS}, "samples": []}
-        self.pending: list[tuple[int, int, float, torch.Tensor]] = []
-
-    def add(self, step: int, epoch: int, seconds: float, stats: torch.Tensor) -> None:
-        self.pending.append((step, epoch, seconds, stats))
-
-    def flush(self, last_good: str | None) -> None:
-        if not self.pending:
-            return
-        rows = torch.stack([s for *_, s in self.pending]).double().cpu().tolist()
-        done, self.pending = self.pending, []
-        for (step, epoch, seconds, _), values in zip(done, rows, strict=True):
-            for name, value in zip(STATS[:2], values[:2], strict=True):
-                if not math.isfinite(value):
-                    raise TrainingDiverged(f"Training stopped at step {step}: {name} is "
-                                           f"{value}; {_checkpoint_note(last_good)}.")
-            for key, value in zip(HISTORY_KEYS, (step, epoch, *values, seconds), strict=True):
-                self.lists[key].append(value)
-
-
-def _checkpoint_note(last_good: str | None) -> str:
-    if last_good is None:
-        return "no checkpoint was written"
-    return f"the last good checkpoint is {last_good}"
 
 
 class Run:
@@ -265,7 +209,7 @@ class Run:
                 raise
             raise TrainingDiverged(f"Training stopped at step {self.step + 1}: the update "
                                    f"overflowed float32; "
-                                   f"{_checkpoint_note(self.last_good)}.") from None
+                                   f"{checkpoint_note(self.last_good)}.") from None
 
     def _train_one_step(self) -> tuple[int, int, torch.Tensor]:
         epoch, position, idx = self.next_batch()
@@ -299,7 +243,7 @@ class Run:
                 raise TrainingDiverged(
                     f"Training stopped at step {self.step}: the {name}'s weights or "
                     f"BatchNorm statistics became non-finite although errD and errG were "
-                    f"finite; {_checkpoint_note(self.last_good)}.")
+                    f"finite; {checkpoint_note(self.last_good)}.")
         ckpt.save_checkpoint(self.checkpoint_path, self.netG, self.netD, self.optG, self.optD,
                              self.scaler, self.cfg, self.step, self.seconds,
                              self.history.lists, self.permutation, self.shuffle, self.device,

@@ -35,7 +35,8 @@ from . import data as data_mod
 from . import distributed
 from .devices import device_name
 from .fast import Speedups
-from .run import CHECKPOINT_NAME, Run, TrainingDiverged, TrainResult
+from .history import TrainingDiverged
+from .run import CHECKPOINT_NAME, Run, TrainResult
 from .settings import TrainConfig, add_arguments, from_arguments
 from .steps import log_line
 
