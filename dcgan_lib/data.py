@@ -127,6 +127,14 @@ def _verified(folder: Path, dataset: str, name: str) -> Path:
     return path
 
 
+def _damaged_download(dataset: str) -> str:
+    """The downloaded files in the cache whose md5 is not the published one, named."""
+    raw = CACHE / _TORCHVISION[dataset] / "raw"
+    bad = [str(raw / name) for name, digest in MD5[dataset].items()
+           if (raw / name).is_file() and md5sum(raw / name) != digest]
+    return ", ".join(bad) if bad else "a downloaded file"
+
+
 def _download(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         import torchvision
@@ -135,7 +143,7 @@ def _download(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         ds = cls(str(CACHE), train=(split == "train"), download=True)
     except Exception as exc:
         text = str(exc).lower()
-        why = ("a downloaded file failed its md5 check or could not be unpacked"
+        why = (f"{_damaged_download(dataset)} failed its md5 check"
                if "corrupt" in text or "md5" in text or "not found" in text
                else f"torchvision's mirrors could not be reached ({type(exc).__name__})")
         raise DataError(

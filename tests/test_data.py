@@ -210,7 +210,9 @@ def test_a_corrupt_download_is_refused_in_one_sentence(mirrors, tmp_path, monkey
         mirrors(url)
         with pytest.raises(data.DataError) as caught:
             data.load("mnist", "test")
-    one_sentence(caught.value, "a downloaded file failed its md5 check")
+    one_sentence(caught.value, "")
+    named = data.CACHE / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
+    assert f"downloaded: {named} failed its md5 check" in str(caught.value)
 
 
 def one_sentence(error, why):
