@@ -1,14 +1,11 @@
 """Fixtures shared by the test files: one thread for tiny models, and the built book
 served over HTTP to a headless Chromium."""
 
-import contextlib
-import functools
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
 import torch
+from serving import serve
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -20,24 +17,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def serve(directory: Path):
-    """A quiet HTTP server for ``directory`` on 127.0.0.1; yields its base URL."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,13 @@
 """MNIST and Fashion-MNIST loading: ranges, padding, checksums, clear errors."""
 
-import contextlib
-import functools
 import gzip
-import http.server
 import shutil
 import socket
-import threading
 from pathlib import Path
 
 import pytest
 import torch
+from serving import serve
 
 from dcgan_lib import data
 
@@ -126,25 +123,6 @@ def test_quick_mode_env_var_is_read_and_validated(monkeypatch):
 LOCAL_MNIST = data.find_local("mnist")  # what the server serves; found before any patching
 
 
-class _QuietFiles(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no line per request on stderr
-        pass
-
-
-@contextlib.contextmanager
-def serving(folder: Path):
-    """``http://127.0.0.1:PORT/`` serving the files of ``folder``, for the ``with`` block."""
-    handler = functools.partial(_QuietFiles, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,8 +167,8 @@ def test_without_a_local_copy_mnist_is_downloaded_md5_checked_and_equals_the_loc
         mirrors, tmp_path, monkeypatch):
     local = {split: data.load("mnist", split) for split in data.SPLITS}
     as_on_colab(monkeypatch)
-    with serving(served_copy(tmp_path)) as url:
-        mirrors(url)
+    with serve(served_copy(tmp_path)) as url:
+        mirrors(url + "/")
         downloaded = {split: data.load("mnist", split) for split in data.SPLITS}
     for split in data.SPLITS:
         assert torch.equal(downloaded[split][0], local[split][0])
@@ -206,8 +184,8 @@ def test_a_corrupt_download_is_refused_in_one_sentence(mirrors, tmp_path, monkey
     served = served_copy(tmp_path)
     labels = served / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:-100])  # a download cut short
-    with serving(served) as url:
-        mirrors(url)
+    with serve(served) as url:
+        mirrors(url + "/")
         with pytest.raises(data.DataError) as caught:
             data.load("mnist", "test")
     one_sentence(caught.value, "")
