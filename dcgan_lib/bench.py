@@ -36,11 +36,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .devices import device_name, resolve_device
-from .fast import CUDA_GRAPH_WARMUP, FastStep, Speedups, choose_speedups
-from .latent import noise as latent_noise
+from .fast import CUDA_GRAPH_WARMUP, FastStep, Speedups, choose_speedups, step_on
 from .run import build_models, build_optimizers
 from .settings import TrainConfig
-from .steps import train_step
 
 # Dense peak TFLOP/s by arithmetic, from the vendors' data sheets; the first name that
 # occurs in torch.cuda.get_device_name wins, so the more specific names come first.
@@ -170,8 +168,7 @@ def time_loop(case: Case, device: torch.device, fast: bool, steps: int, warmup: 
 
         def one(i):
             real = images[(i % n_batches) * b:(i % n_batches + 1) * b].to(device)
-            z = latent_noise(b, cfg.latent_dim, cfg.latent_dist, device)
-            return train_step(netG, netD, optG, optD, real, z).tolist()  # one sync a step
+            return step_on(netG, netD, optG, optD, real, cfg).tolist()  # one sync a step
 
     for i in range(warmup):
         one(i)

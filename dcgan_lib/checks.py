@@ -25,6 +25,12 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
+def positive_int_or_none(name: str, value) -> int | None:
+    if value is not None and (not is_integer(value) or value <= 0):
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    return None if value is None else int(value)
+
+
 def non_negative_int(name: str, value) -> int:
     if not is_integer(value) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checks import is_integer
+from .checks import positive_int_or_none
 
 DATASETS = ("mnist", "fashion-mnist")
 SPLITS = ("train", "test")
@@ -194,9 +194,7 @@ def load(dataset: str = "mnist", split: str = "train", image_size: int = 32,
         raise ValueError(
             f"image_size must be 28 or a power of two from 16 to 256, got {image_size!r}"
         )
-    if limit is not None and (not is_integer(limit) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    limit = int(limit) if limit is not None else None
+    limit = positive_int_or_none("limit", limit)
     images, labels = _load_uint8(dataset, split)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]

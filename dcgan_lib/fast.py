@@ -95,6 +95,15 @@ def share(z: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     return z[rank * b:(rank + 1) * b]
 
 
+def step_on(netG, netD, optimizerG, optimizerD, real, cfg, rank: int = 0, world: int = 1):
+    """:func:`train_step` on ``real`` with fresh latents and ``cfg``'s losses and labels:
+    the step both loops run (this process's slice of the latents of all ``world``)."""
+    z = share(latent_noise(real.shape[0] * world, cfg.latent_dim, cfg.latent_dist,
+                           real.device), rank, world)
+    return train_step(netG, netD, optimizerG, optimizerD, real, z, cfg.g_loss,
+                      cfg.real_label, cfg.fake_label)
+
+
 class Autocast(nn.Module):
     """``module`` with its forward pass under autocast, returning fp32; its parameters are
     the module's. With a ``scaler`` (fp16), the gradient that flows back into the output is
@@ -166,11 +175,8 @@ class FastStep:
 
     def body(self) -> torch.Tensor:
         """Fresh latents, then the two steps on ``self.real``."""
-        cfg = self.cfg
-        z = share(latent_noise(self.real.shape[0] * self.world, cfg.latent_dim,
-                               cfg.latent_dist, self.device), self.rank, self.world)
-        stats = train_step(self.netG, self.netD, self.optG, self.optD, self.real, z,
-                           cfg.g_loss, cfg.real_label, cfg.fake_label)
+        stats = step_on(self.netG, self.netD, self.optG, self.optD, self.real, self.cfg,
+                        self.rank, self.world)
         if self.scaler is not None:
             self.scaler.update()  # a smaller scale after an overflow, a larger one later
         return stats

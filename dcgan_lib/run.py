@@ -25,13 +25,12 @@ from . import data as data_mod
 from . import distributed
 from .average import recalibrate_batchnorm, update_average
 from .devices import device_name, resolve_device
-from .fast import SYNC_EVERY, FastStep, Speedups, choose_speedups, share
+from .fast import SYNC_EVERY, FastStep, Speedups, choose_speedups, step_on
 from .folder import load_folder
 from .history import History, TrainingDiverged, checkpoint_note, fixed_noise, sample_grid
-from .latent import noise as latent_noise
 from .models import Discriminator, Generator
 from .settings import TrainConfig
-from .steps import HISTORY_KEYS, train_step
+from .steps import HISTORY_KEYS
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 GENERATOR_NAME = "generator.safetensors"
@@ -216,11 +215,8 @@ class Run:
         if self.fast is not None:
             stats = self.fast(self.x, idx)
         else:
-            cfg, real = self.cfg, self.x[idx].to(self.device)
-            z = share(latent_noise(real.shape[0] * self.world, cfg.latent_dim,
-                                   cfg.latent_dist, self.device), self.rank, self.world)
-            stats = train_step(self.stepG, self.stepD, self.optG, self.optD, real, z,
-                               cfg.g_loss, cfg.real_label, cfg.fake_label)
+            stats = step_on(self.stepG, self.stepD, self.optG, self.optD,
+                            self.x[idx].to(self.device), self.cfg, self.rank, self.world)
         self.step += 1
         self.history.add(self.step, epoch, self.seconds, stats)
         if len(self.history.pending) >= self.sync_every:

@@ -29,11 +29,6 @@ def setting(default, help: str, check=None, resume: bool = False, cli: dict | No
                                             "cli": cli or {}})
 
 
-def _positive_int_or_none(name, value):
-    if value is not None and (not checks.is_integer(value) or value <= 0):
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-
-
 def _choice(allowed):
     return lambda name, value: checks.one_of(name, value, allowed)
 
@@ -102,9 +97,9 @@ class TrainConfig:
     seed: int = setting(0, "seed of every random draw", _seed, True)
     device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps", _device)
     limit: int | None = setting(None, "train on the first N images",
-                                _positive_int_or_none, True)
+                                checks.positive_int_or_none, True)
     max_steps: int | None = setting(None, "stop after this many steps in all",
-                                    _positive_int_or_none)
+                                    checks.positive_int_or_none)
     sample_every: int = setting(0, "steps between sample grids (0: never)",
                                 checks.non_negative_int)
     log_every: int = setting(100, "steps between Loss_D/Loss_G lines when there is no "
