@@ -45,6 +45,16 @@ SHIPPED = {
                           budget_seconds=15 * 60),
 }
 
+# The recipe search for the shipped MNIST generator: each candidate changes the shipped
+# recipe (``SHIPPED["mnist"]``, whose own record is the constant-step-size control) in the
+# named settings and trains the same number of steps; ``tools/search_recipe.py`` runs one
+# and keeps its curve and final scores in ``search-mnist.json``.
+SEARCH_STEPS = 20_000
+SEARCH = {
+    "linear decay": dict(lr_decay_steps=SEARCH_STEPS),
+    "linear decay, TTUR": dict(lr_decay_steps=SEARCH_STEPS, lr_g=1e-4, lr_d=4e-4),
+}
+
 # The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run, and
 # every run repeated with each of ``GUIDELINE_SEEDS`` so that the spread between seeds can
 # be set beside the difference between settings.
@@ -100,11 +110,12 @@ def train_in_chunks(cfg, eval_every: int, command: str, budget_seconds=None, log
     return result, stops
 
 
-def train_shipped(name: str, out: str, write: bool = True, log=print, **overrides
+def train_shipped(name: str, out: str, write: bool | dict = True, log=print, **overrides
                   ) -> tuple[torch.nn.Module, dict]:
     """Retrain the shipped generator ``name`` with ``SHIPPED[name]`` (``overrides`` change
     single settings, e.g. ``width=64`` on a GPU; checkpoints go to ``out``), evaluate it
-    and, with ``write``, replace the files in ``WEIGHTS``. Returns ``(generator, record)``
+    and, with ``write``, replace the files in ``WEIGHTS`` (or, given a dict like
+    :func:`paths`', write those files). Returns ``(generator, record)``
     as :func:`load_generator` does."""
     from dcgan_lib.devices import device_name, resolve_device
     from dcgan_lib.settings import TrainConfig
@@ -168,18 +179,23 @@ def train_shipped(name: str, out: str, write: bool = True, log=print, **override
                  "generator_mode": "eval (BatchNorm running averages)"},
     }
     if write:
-        from safetensors.torch import save_file
-
-        from dcgan_lib.checkpoint import save_generator
-
-        files = paths(name)
-        save_generator(files["weights"], result.generator.cpu(), cfg)
-        save_file({"samples": torch.stack([samples[i][1] for i in keep]).contiguous(),
-                   "steps": torch.tensor([samples[i][0] for i in keep])},
-                  str(files["samples"]))
-        files["record"].write_text(json.dumps(record, indent=1) + "\n")
+        write_shipped(paths(name) if write is True else write, result.generator, cfg, record,
+                      [samples[i] for i in keep])
     record["samples"] = [(int(samples[i][0]), samples[i][1]) for i in keep]
     return result.generator.cpu().eval(), record
+
+
+def write_shipped(files: dict, generator, cfg, record: dict, frames: list) -> None:
+    """Write a generator, its record and its ``(step, grid)`` frames into ``files`` (the
+    three paths :func:`paths` names)."""
+    from safetensors.torch import save_file
+
+    from dcgan_lib.checkpoint import save_generator
+
+    save_generator(files["weights"], generator.cpu(), cfg)
+    save_file({"samples": torch.stack([grid for _, grid in frames]).contiguous(),
+               "steps": torch.tensor([step for step, _ in frames])}, str(files["samples"]))
+    files["record"].write_text(json.dumps(record, indent=1) + "\n")
 
 
 def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> dict:

@@ -70,13 +70,20 @@ def build_models(cfg: TrainConfig, channels: int, device: torch.device,
 
 def build_optimizers(netG, netD, cfg: TrainConfig, speedups: Speedups):
     """``(optimizerG, optimizerD)``: Adam (beta2 = 0.999), fused/capturable per ``speedups``."""
-    kwargs = dict(lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    kwargs = dict(betas=(cfg.beta1, 0.999))
     if speedups.fused_adam:
         kwargs["fused"] = True
     if speedups.cuda_graph:  # the step counters live on the GPU, updated inside the graph
         kwargs["capturable"] = True
-    return torch.optim.Adam(netG.parameters(), **kwargs), \
-        torch.optim.Adam(netD.parameters(), **kwargs)
+    return torch.optim.Adam(netG.parameters(), lr=cfg.lr_g or cfg.lr, **kwargs), \
+        torch.optim.Adam(netD.parameters(), lr=cfg.lr_d or cfg.lr, **kwargs)
+
+
+def learning_rates(cfg: TrainConfig, step: int) -> tuple[float, float]:
+    """G's and D's step sizes for step ``step`` (0 for the first): constant, or falling
+    linearly from their start to 0 at ``cfg.lr_decay_steps``."""
+    keep = max(0.0, 1 - step / cfg.lr_decay_steps) if cfg.lr_decay_steps else 1.0
+    return (cfg.lr_g or cfg.lr) * keep, (cfg.lr_d or cfg.lr) * keep
 
 
 def training_images(cfg: TrainConfig, images=None) -> torch.Tensor:
@@ -122,7 +129,9 @@ class Run:
         self.rank, self.world = distributed.start(resolve_device(cfg.device))
         self.device = device = distributed.local_device(resolve_device(cfg.device))
         speedups = speedups or choose_speedups(device, cfg.fast)
-        if self.world > 1:  # a captured graph would have to capture DDP's all-reduces
+        # A captured graph would have to capture DDP's all-reduces, and would keep the
+        # step sizes it was captured with.
+        if self.world > 1 or cfg.lr_decay_steps:
             speedups = dataclasses.replace(speedups, cuda_graph=False)
         self.speedups = speedups.check(device)
         writes = cfg.out is not None and self.rank == 0  # process 0 alone writes files
@@ -212,6 +221,11 @@ class Run:
 
     def _train_one_step(self) -> tuple[int, int, torch.Tensor]:
         epoch, position, idx = self.next_batch()
+        if self.cfg.lr_decay_steps:
+            for optimizer, lr in zip((self.optG, self.optD),
+                                     learning_rates(self.cfg, self.step), strict=True):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
         if self.fast is not None:
             stats = self.fast(self.x, idx)
         else:

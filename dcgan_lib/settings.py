@@ -56,6 +56,11 @@ def _folder(name, value):
         raise ValueError(f"{name} must name a folder, got an empty path")
 
 
+def _positive_or_none(name, value):
+    if value is not None:
+        checks.positive_number(name, value)
+
+
 def _seed(name, value):
     if not checks.is_integer(value) or not 0 <= value < 2**64:
         raise ValueError(f"{name} must be an integer in [0, 2**64 - 1], got {value!r}")
@@ -90,6 +95,10 @@ class TrainConfig:
     batch_size: int = setting(128, "images per minibatch in each process (torchrun with N "
                               "processes: N * batch_size in all)", checks.positive_int, True)
     lr: float = setting(2e-4, "Adam's step size", checks.positive_number, True)
+    lr_g: float | None = setting(None, "G's step size (None: lr)", _positive_or_none, True)
+    lr_d: float | None = setting(None, "D's step size (None: lr)", _positive_or_none, True)
+    lr_decay_steps: int = setting(0, "the step sizes fall linearly to 0 at this step "
+                                  "(0: constant)", checks.non_negative_int, True)
     beta1: float = setting(0.5, "Adam's first-moment decay (beta2 = 0.999)", _unit(False),
                            True)
     ema: float = setting(0.0, "decay of the generator's weight average in [0, 1) (0: none)",

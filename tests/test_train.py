@@ -350,3 +350,38 @@ def test_fp16_loss_scaling_multiplies_the_gradients_and_the_step_unscales_them()
     before = layer.weight.detach().clone()
     ScaledOptimizer(torch.optim.SGD(layer.parameters(), lr=1.0), scaler).step()
     assert torch.allclose(before - layer.weight.detach(), plain, rtol=1e-2)
+
+
+def test_step_sizes_fall_linearly_to_zero_at_lr_decay_steps():
+    from dcgan_lib.run import learning_rates
+
+    cfg = tiny(lr=2e-4, lr_g=1e-4, lr_d=4e-4, lr_decay_steps=8)
+    assert learning_rates(cfg, 0) == (1e-4, 4e-4)
+    assert learning_rates(cfg, 2) == pytest.approx((0.75e-4, 3e-4), rel=1e-12)
+    assert learning_rates(cfg, 8) == learning_rates(cfg, 20) == (0.0, 0.0)
+    assert learning_rates(tiny(lr=3e-4), 10**6) == (3e-4, 3e-4)  # no decay: constant
+
+
+def test_the_optimisers_take_the_scheduled_sizes_and_resume_bit_for_bit(tmp_path):
+    def params(result):
+        return [p.detach().clone() for net in (result.generator, result.discriminator)
+                for p in net.parameters()]
+
+    one = params(train(tiny(max_steps=1)))
+    stopped = params(train(tiny(max_steps=4, lr_decay_steps=1)))  # size 0 after step 1
+    moving = params(train(tiny(max_steps=4)))
+    assert all(torch.equal(a, b) for a, b in zip(one, stopped, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(one, moving, strict=True))
+    cfg = dict(lr_g=1e-4, lr_d=4e-4, lr_decay_steps=6, out=str(tmp_path))
+    whole = params(train(tiny(max_steps=6, **{**cfg, "out": None})))
+    train(tiny(max_steps=3, **cfg))
+    resumed = params(train(tiny(max_steps=6, **cfg),
+                           resume=str(tmp_path / "checkpoint.safetensors")))
+    assert all(torch.equal(a, b) for a, b in zip(whole, resumed, strict=True))
+
+
+@pytest.mark.parametrize("name, value", [("lr_g", 0.0), ("lr_d", -1e-4), ("lr_g", "2e-4"),
+                                         ("lr_decay_steps", -1), ("lr_decay_steps", 2.5)])
+def test_bad_step_size_settings_are_named(name, value):
+    with pytest.raises(ValueError, match=name):
+        tiny(**{name: value}).validate()

@@ -1,0 +1,84 @@
+"""Train one candidate of the MNIST recipe search and keep its curve and scores.
+
+Each candidate (``dcgan_lib.recipes.SEARCH``) is the shipped recipe with the named
+settings changed, trained for ``SEARCH_STEPS`` steps; the shipped generator's own record is
+the control. The candidate's generator, record and frames go to ``runs/search/<slug>/``
+(copy them over ``dcgan_lib/weights/generator-mnist.*`` to ship one), and its curve and its
+scores at n = 10,000 into ``dcgan_lib/weights/search-mnist.json``.
+
+    PYTHONPATH=. python tools/search_recipe.py --control
+    PYTHONPATH=. python tools/search_recipe.py --candidate "linear decay"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dcgan_lib import data, metrics, pretrained
+from dcgan_lib.recipes import SEARCH, SEARCH_STEPS, train_shipped
+
+N = 10_000
+RECORD = pretrained.WEIGHTS / "search-mnist.json"
+
+
+def scores(generator, classifier, test_stats) -> dict:
+    """IS, Fréchet distance to the test images, coverage and low-confidence share at N."""
+    fake = pretrained.sample_images(generator, N, pretrained.EVAL_SEED)
+    probs = metrics.predict_proba(classifier, fake)
+    counts = np.bincount(probs.argmax(1).numpy(), minlength=metrics.NUM_CLASSES)
+    stats = metrics.gaussian_stats(metrics.features(classifier, fake))
+    return {"n": N, "inception_score": metrics.inception_score_from_probs(probs),
+            "frechet_distance": metrics.frechet_from_stats(*stats, *test_stats),
+            "coverage_kl": metrics.coverage_from_counts(counts),
+            "share_below_0.9": float((probs.max(1).values < 0.9).float().mean())}
+
+
+def entry(record: dict, change: dict, final: dict, command: str) -> dict:
+    return {"change": change, "steps": record["steps"],
+            "train_seconds": record["train_seconds"], "trained_on": record["trained_on"],
+            "command": command, "curve": record["metrics_during_training"], "final": final}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python tools/search_recipe.py")
+    p.add_argument("--candidate", choices=list(SEARCH))
+    p.add_argument("--control", action="store_true",
+                   help="score the shipped generator as the search's control")
+    args = p.parse_args(argv)
+    classifier, _ = metrics.load_classifier("mnist")
+    test, _ = data.load("mnist", "test", image_size=32, limit=N)
+    test_stats = metrics.gaussian_stats(metrics.features(classifier, test))
+    found = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
+    if args.control:
+        generator, record = pretrained.load_generator("mnist")
+        found["shipped (constant step size)"] = entry(
+            record, {}, scores(generator, classifier, test_stats), record["command"])
+    if args.candidate:
+        slug = args.candidate.replace(",", "").replace(" ", "-")
+        out = Path("runs/search") / slug
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"weights": out / "generator-mnist.safetensors",
+                 "record": out / "generator-mnist.json",
+                 "samples": out / "samples-mnist.safetensors"}
+        start = time.perf_counter()
+        generator, record = train_shipped("mnist", str(out / "run"), write=files,
+                                          max_steps=SEARCH_STEPS, budget_seconds=None,
+                                          **SEARCH[args.candidate])
+        final = scores(generator, classifier, test_stats)
+        command = f"python tools/search_recipe.py --candidate {args.candidate!r}"
+        found = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
+        found[args.candidate] = entry(record, SEARCH[args.candidate], final, command)
+        print(f"{args.candidate}: {json.dumps(final)} "
+              f"({time.perf_counter() - start:.0f} s)")
+    RECORD.write_text(json.dumps(found, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
