@@ -53,6 +53,7 @@ SEARCH_STEPS = 20_000
 SEARCH = {
     "linear decay": dict(lr_decay_steps=SEARCH_STEPS),
     "linear decay, TTUR": dict(lr_decay_steps=SEARCH_STEPS, lr_g=1e-4, lr_d=4e-4),
+    "linear decay, width 48": dict(lr_decay_steps=SEARCH_STEPS, width=48),
 }
 
 # The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run, and

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,18 @@ def scores(generator, classifier, test_stats) -> dict:
             "share_below_0.9": float((probs.max(1).values < 0.9).float().mean())}
 
 
+def curve_from_log(text: str) -> list[dict]:
+    """The stops ``train_in_chunks`` logged: "step S/T: X s  name value  ..."."""
+    curve = []
+    for line in text.splitlines():
+        m = re.match(r"\s*step (\d+)/\d+: (\S+) s\s+(.*)", line)
+        if m:
+            words = m.group(3).split()
+            curve.append({"step": int(m.group(1)), "seconds": float(m.group(2)),
+                          **{k: float(v) for k, v in zip(words[::2], words[1::2])}})
+    return curve
+
+
 def entry(record: dict, change: dict, final: dict, command: str) -> dict:
     return {"change": change, "steps": record["steps"],
             "train_seconds": record["train_seconds"], "trained_on": record["trained_on"],
@@ -50,6 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--candidate", choices=list(SEARCH))
     p.add_argument("--control", action="store_true",
                    help="score the shipped generator as the search's control")
+    p.add_argument("--abandoned", nargs=3, metavar=("CANDIDATE", "LOG", "WHY"),
+                   help="keep the curve of a candidate stopped early, read from its log")
     args = p.parse_args(argv)
     classifier, _ = metrics.load_classifier("mnist")
     test, _ = data.load("mnist", "test", image_size=32, limit=N)
@@ -59,6 +74,11 @@ def main(argv=None) -> int:
         generator, record = pretrained.load_generator("mnist")
         found["shipped (constant step size)"] = entry(
             record, {}, scores(generator, classifier, test_stats), record["command"])
+    if args.abandoned:
+        name, log, why = args.abandoned
+        found[name] = {"change": SEARCH[name], "stopped": why, "command":
+                       f"python tools/search_recipe.py --candidate {name!r}",
+                       "curve": curve_from_log(Path(log).read_text())}
     if args.candidate:
         slug = args.candidate.replace(",", "").replace(" ", "-")
         out = Path("runs/search") / slug
