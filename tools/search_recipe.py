@@ -48,7 +48,7 @@ def curve_from_log(text: str) -> list[dict]:
         if m:
             words = m.group(3).split()
             curve.append({"step": int(m.group(1)), "seconds": float(m.group(2)),
-                          **{k: float(v) for k, v in zip(words[::2], words[1::2])}})
+                          **{k: float(v) for k, v in zip(words[::2], words[1::2], strict=True)}})
     return curve
 
 
