@@ -80,9 +80,10 @@ def _leaks(layer, *, train=True, whole=False, sample=0):
     return not torch.allclose(a[sample], b[sample], atol=1e-5)
 
 
-def _slerp(z0, z1, t, *, dot_dim=1, swap=False, divide=True, fallback=True):
+def _slerp(z0, z1, t, *, dot_dim=1, swap=False, divide=True, fallback=True, clamp=True):
     u0, u1 = z0 / z0.norm(dim=1, keepdim=True), z1 / z1.norm(dim=1, keepdim=True)
-    omega = torch.acos((u0 * u1).sum(dim=dot_dim, keepdim=True).clamp(-1, 1))
+    cosine = (u0 * u1).sum(dim=dot_dim, keepdim=True)
+    omega = torch.acos(cosine.clamp(-1, 1) if clamp else cosine)
     parallel = omega < 1e-4
     if fallback:
         omega = torch.where(parallel, torch.ones_like(omega), omega)
@@ -91,6 +92,15 @@ def _slerp(z0, z1, t, *, dot_dim=1, swap=False, divide=True, fallback=True):
         w0, w1 = w1, w0
     out = (w0 * z0 + w1 * z1) / (torch.sin(omega) if divide else 1)
     return torch.where(parallel, (1 - t) * z0 + t * z1, out) if fallback else out
+
+
+def _autograd_slopes(f, s):
+    a = s.clone().requires_grad_(True)
+    return torch.autograd.grad(f(a).sum(), a)[0]
+
+
+def _slope_at_mean(f, s):
+    return _autograd_slopes(f, s.mean().reshape(1)).item()
 
 
 def _d_losses(netD, real, fake, *, detach=True, swap=False, double_sigmoid=False,
@@ -156,6 +166,8 @@ WRONG = [
     ("1.2", "rounds up instead of down", lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1),
     ("1.2", "true division", lambda n, k, s, p: (n + 2 * p - k) / s + 1),
     ("1.2", "sign error on the padding", lambda n, k, s, p: (n - 2 * p - k) // s + 1),
+    ("1.2", "padding counted three times", lambda n, k, s, p: (n + 3 * p - k) // s + 1),
+    ("1.2", "padding counted once", lambda n, k, s, p: (n + p - k) // s + 1),
     ("1.3", "ReLU instead of LeakyReLU", lambda i, o, leak=0.2, norm=True:
         _block(i, o, leak, norm, act=nn.ReLU)),
     ("1.3", "pooling instead of a stride", lambda i, o, leak=0.2, norm=True:
@@ -177,18 +189,24 @@ WRONG = [
     ("2.1", "cut off from autograd", lambda a, alpha:
         torch.tensor(np.where(a.detach().numpy() >= 0, a.detach().numpy(),
                               alpha * a.detach().numpy()))),
-    ("2.2", "the closed form, not a measurement", lambda s, alpha: 0.5 * (1 + alpha)),
-    ("2.2", "the ReLU gradient (alpha ignored)", lambda s, alpha: (s > 0).float().mean().item()),
-    ("2.2", "the mean output instead of the gradient", lambda s, alpha:
-        F.leaky_relu(s, alpha).mean().item()),
-    ("2.2", "the slope below zero counted as 1 - alpha", lambda s, alpha:
-        ((s > 0).float() + (s <= 0).float() * (1 - alpha)).mean().item()),
+    ("2.2", "the closed form, not a measurement", lambda f, s: 0.5 * (1 + 0.2)),
+    ("2.2", "counting the positive samples, never using autograd", lambda f, s:
+        ((s > 0).float() + (s <= 0).float() * -f(torch.tensor(-1.0))).mean().item()),
+    ("2.2", "the secant slope f(a) / a, exact for LeakyReLU only", lambda f, s:
+        (f(s) / s).mean().item()),
+    ("2.2", "the mean output instead of the gradient", lambda f, s: f(s).mean().item()),
+    ("2.2", "the slope at the mean sample", lambda f, s: _slope_at_mean(f, s)),
+    ("2.2", "the sum of the slopes", lambda f, s: _autograd_slopes(f, s).sum().item()),
     ("2.3", "1 - a^2 for tanh", lambda a, kind:
         1 - a**2 if kind == "tanh" else ((a > -1) & (a < 1)).float()),
     ("2.3", "missing the square", lambda a, kind:
         1 - torch.tanh(a) if kind == "tanh" else ((a > -1) & (a < 1)).float()),
     ("2.3", "clip passes gradient everywhere", lambda a, kind:
         1 - torch.tanh(a) ** 2 if kind == "tanh" else torch.ones_like(a)),
+    ("2.3", "clip passes gradient up to 2", lambda a, kind:
+        1 - torch.tanh(a) ** 2 if kind == "tanh" else ((a > -1) & (a < 2)).float()),
+    ("2.3", "clip passes gradient a little past 1", lambda a, kind:
+        1 - torch.tanh(a) ** 2 if kind == "tanh" else (a.abs() < 1.05).float()),
     ("2.3", "sign error", lambda a, kind:
         torch.tanh(a) ** 2 - 1 if kind == "tanh" else -((a > -1) & (a < 1)).float()),
     ("2.4", "one network's factor", lambda: 0.6**10),
@@ -209,6 +227,8 @@ WRONG = [
     ("3.3", "left in evaluation mode", lambda layer: _leaks(layer, train=False)),
     ("3.3", "compares a sample that changed", lambda layer: _leaks(layer, sample=1)),
     ("3.3", "always False", lambda layer: False),
+    ("3.3", "an isinstance test that measures nothing", lambda layer:
+        any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in layer.modules())),
     ("3.4", "equality instead of below", lambda: 41),
     ("3.4", "solving 2 / B < 0.05", lambda: 40),
     ("3.4", "solving 2 / (B - 1) < 0.1", lambda: 21),
@@ -244,6 +264,7 @@ WRONG = [
     ("5.1", "missing the division by sin W", lambda z0, z1, t: _slerp(z0, z1, t, divide=False)),
     ("5.1", "no fallback for parallel latents", lambda z0, z1, t:
         _slerp(z0, z1, t, fallback=False)),
+    ("5.1", "no clamp of the cosine", lambda z0, z1, t: _slerp(z0, z1, t, clamp=False)),
     ("5.2", "uniform on [0, 1]", lambda n, d, dist, g:
         torch.randn(n, d, generator=g) if dist == "gaussian" else torch.rand(n, d, generator=g)),
     ("5.2", "generator ignored", lambda n, d, dist, g:
@@ -435,3 +456,22 @@ def test_an_unreadable_reply_fails_the_check_in_one_sentence():
     answer = _core.Answer("conv_output_size", lambda request: "not json")
     with pytest.raises(CheckFailed, match="gave a reply the check cannot read"):
         EXERCISES["1.2"].check(answer)
+
+
+@pytest.mark.parametrize("value", [np.zeros(3), np.zeros((2, 2)), np.zeros(0)],
+                         ids=["3", "2x2", "empty"])
+def test_a_numpy_array_of_the_wrong_size_fails_in_one_sentence(value):
+    with pytest.raises(CheckFailed, match=r"^f\(\) returned an array of shape .*; "
+                                          r"return a single number$") as failure:
+        _core.as_float(value, "f()")
+    assert _one_sentence(str(failure.value))
+
+
+def test_a_numpy_array_of_one_number_is_that_number():
+    assert _core.as_float(np.array([[2.5]]), "f()") == 2.5
+
+
+def test_an_array_answer_to_a_number_exercise_fails_in_one_sentence():
+    with pytest.raises(CheckFailed, match="return a single number") as failure:
+        EXERCISES["6.2"].check(lambda m1, c1, m2, c2: (m1 - m2) ** 2)
+    assert _one_sentence(str(failure.value))

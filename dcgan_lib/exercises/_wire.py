@@ -149,6 +149,8 @@ def _build(data, leaves: list):
             return torch.Generator().manual_seed(int(params["seed"]))
         if kind == "layer":
             return _layer(params["name"])
+        if kind == "activation":
+            return _activation(params["name"])
         if kind == "discriminator":
             from dcgan_lib.models import Discriminator
 
@@ -163,10 +165,40 @@ def _build(data, leaves: list):
 
 
 def _layer(name: str):
-    """The layers exercise 3.3 asks about, built by name, in evaluation mode."""
+    """The layers exercise 3.3 asks about, built by name, in evaluation mode. Two of them
+    defeat a test of the layer's type: a BatchNorm2d that never looks at its batch and a
+    layer with no normalisation in it that does."""
+    import torch
     from torch import nn
 
+    class ReferenceBatchNorm2d(nn.BatchNorm2d):
+        """A BatchNorm2d that normalises with the statistics of one fixed reference batch,
+        the idea behind virtual batch normalisation (Salimans et al. 2016)."""
+
+        def __init__(self, channels):
+            super().__init__(channels)
+            reference = torch.randn(16, channels, 8, 8,
+                                    generator=torch.Generator().manual_seed(0)) * 2 + 1
+            self.register_buffer("reference_mean", reference.mean(dim=(0, 2, 3)))
+            self.register_buffer("reference_var", reference.var(dim=(0, 2, 3)))
+
+        def forward(self, x):
+            return nn.functional.batch_norm(x, self.reference_mean, self.reference_var,
+                                            self.weight, self.bias, False, 0.0, self.eps)
+
+    class MinibatchStd(nn.Module):
+        """Appends the batch's mean standard deviation as a channel (Karras et al. 2018):
+        the discriminator sees how varied its batch is, so a sample's output depends on
+        its batch mates by design."""
+
+        def forward(self, x):
+            spread = x.std(dim=0).mean()
+            return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
     layers = {
+        "ReferenceBatchNorm2d": lambda: ReferenceBatchNorm2d(3),
+        "Sequential(Conv2d, MinibatchStd)": lambda: nn.Sequential(
+            nn.Conv2d(3, 3, 3, padding=1), MinibatchStd()),
         "BatchNorm2d": lambda: nn.BatchNorm2d(3),
         "InstanceNorm2d": lambda: nn.InstanceNorm2d(3, affine=True),
         "GroupNorm": lambda: nn.GroupNorm(1, 3),
@@ -177,6 +209,17 @@ def _layer(name: str):
             nn.Conv2d(3, 3, 3, padding=1), nn.GroupNorm(3, 3)),
     }
     return layers[name]().eval()
+
+
+def _activation(name: str):
+    """The elementwise activations exercise 2.2 measures, built by name."""
+    import torch
+    import torch.nn.functional as F
+
+    if name.startswith("LeakyReLU("):
+        slope = float(name[len("LeakyReLU("):-1])
+        return lambda a: F.leaky_relu(a, slope)
+    return {"tanh": torch.tanh, "softplus": F.softplus, "SiLU": F.silu}[name]
 
 
 def _pick(value, path):

@@ -14,7 +14,11 @@ LAYERS = [  # built by name on the learner's side (see _wire._layer); True: it l
     ("BatchNorm2d", True), ("InstanceNorm2d", False), ("GroupNorm", False),
     ("Identity", False), ("Sequential(Conv2d, BatchNorm2d, ReLU)", True),
     ("Sequential(Conv2d, GroupNorm)", False),
+    # A test of the type cannot tell these two: the first is a BatchNorm2d that uses a
+    # fixed reference batch, the second has no normalisation and reads its whole batch.
+    ("ReferenceBatchNorm2d", False), ("Sequential(Conv2d, MinibatchStd)", True),
 ]
+
 
 @exercise("3.1", "Measure the noise of a BatchNorm variance", "measure", "relative_variance_mse")
 def check_relative_variance_mse(relative_variance_mse):
@@ -76,6 +80,17 @@ def check_instance_norm(instance_norm):
     return "equal to F.instance_norm, independent of the rest of the batch"
 
 
+WHY = {
+    "ReferenceBatchNorm2d": "this BatchNorm2d normalises with a fixed reference batch, not "
+                            "with the batch it is given; measure the layer, do not read its "
+                            "type",
+    "Sequential(Conv2d, MinibatchStd)": "its last layer appends the batch's standard "
+                                        "deviation as a channel, so the first sample's "
+                                        "output changes with its batch mates; measure the "
+                                        "layer, do not read its type",
+}
+
+
 @exercise("3.3", "Does a normalisation leak the batch?", "measure", "leaks_batch")
 def check_leaks_batch(leaks_batch):
     """True exactly when a sample's output (in training mode) depends on its batch mates."""
@@ -88,12 +103,14 @@ def check_leaks_batch(leaks_batch):
                 isinstance(got, torch.Tensor) and got.numel() == 1):
             fail(f"leaks_batch({name}) returned {show(got)}; return True or False")
         if bool(got) != expected:
-            why = ("in training mode BatchNorm normalises with the batch's mean and variance"
-                   if expected else
-                   "its statistics come from each sample alone, so compare only the first "
-                   "sample's output between two batches that share it")
+            why = WHY.get(name) or (
+                "in training mode BatchNorm normalises with the batch's mean and variance"
+                if expected else
+                "its statistics come from each sample alone, so compare only the first "
+                "sample's output between two batches that share it")
             fail(f"leaks_batch({name}) returned {bool(got)}, expected {expected}: {why}")
-    return "BatchNorm leaks the batch; InstanceNorm, LayerNorm and no norm do not"
+    return ("measured right on 8 layers: BatchNorm and a minibatch-std layer leak the batch; "
+            "InstanceNorm, GroupNorm, no norm and a reference-batch BatchNorm do not")
 
 
 @exercise("3.4", "How large a batch?", "explain", "answer_3_4")

@@ -44,9 +44,15 @@ def check_conv_output_size(conv_output_size):
         (9, 3, 2, 0, "floor((9 - 3) / 2) + 1 = 4"),
         (10, 3, 3, 1, "floor((10 + 2 - 3) / 3) + 1 = 4"),
         (7, 2, 2, 0, "floor((7 - 2) / 2) + 1 = 3: the last column is never covered"),
+        # Padding that the floor division cannot hide: at stride 1 every unit of padding
+        # shows, and an odd total (N + 2p - k) at stride 2 shows one more.
+        (5, 3, 1, 1, "a k=3, s=1, p=1 layer keeps the size: 5 + 2 - 3 + 1 = 5"),
+        (28, 5, 1, 2, "a k=5, s=1, p=2 layer keeps the size: 28 + 4 - 5 + 1 = 28"),
+        (32, 4, 2, 3, "floor((32 + 6 - 4) / 2) + 1 = 18: p = 3 pads each of the two sides"),
     ]
     _check_sizes(conv_output_size, "conv_output_size", theory.conv_output_size, cases)
-    return f"{len(cases)} layers, including strides that do not divide the input"
+    return (f"{len(cases)} layers, including strides that do not divide the input and "
+            f"padding the rounding cannot hide")
 
 
 def _check_sizes(learner_fn, name, reference, cases):
