@@ -309,7 +309,47 @@ WRONG = [
     ("6.6", "current weights not scaled", lambda a, c, d: d * a + c),
     ("6.6", "updates the average in place", lambda a, c, d: a.mul_(d).add_(c, alpha=1 - d)),
     ("6.6", "ignores the decay", lambda a, c, d: (a + c) / 2),
+    ("6.7", "Euclidean distance, not RMS", lambda g, t:
+        torch.cdist(g.flatten(1), t.flatten(1)).min(1).values),
+    ("6.7", "mean squared difference, no square root", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) ** 2 / g[0].numel()).min(1).values),
+    ("6.7", "divided by 32, right for 32 x 32 grey images only", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / 32).min(1).values),
+    ("6.7", "the farthest training image", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / g[0].numel() ** 0.5).max(1).values),
+    ("6.7", "the mean over the training images", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / g[0].numel() ** 0.5).mean(1)),
+    ("6.7", "nearest generated image for each training image", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / g[0].numel() ** 0.5).min(0).values),
+    ("6.7", "mean absolute difference", lambda g, t:
+        (g.flatten(1)[:, None] - t.flatten(1)[None]).abs().mean(2).min(1).values),
+    ("6.8", "scored on the training samples", lambda x, y, xt, yt: _probe(x, y, x, y)),
+    ("6.8", "fitted on the test samples", lambda x, y, xt, yt: _probe(xt, yt, xt, yt)),
+    ("6.8", "fitted on training and test samples together", lambda x, y, xt, yt:
+        _probe(torch.cat([x, xt]), torch.cat([y, yt]), xt, yt)),
+    ("6.8", "one output regressing the class number", lambda x, y, xt, yt:
+        _probe(x, y, xt, yt, one_hot=False)),
+    ("6.8", "the majority class of the training labels", lambda x, y, xt, yt:
+        (yt == y.mode().values).double().mean().item()),
+    ("6.8", "the error rate", lambda x, y, xt, yt: 1 - _probe(x, y, xt, yt)),
+    ("6.8", "a percentage", lambda x, y, xt, yt: 100 * _probe(x, y, xt, yt)),
 ]
+
+
+def _probe(x, y, xt, yt, *, one_hot=True):
+    mean, std = x.mean(0), x.std(0) + 1e-6
+
+    def design(v):
+        v = ((v - mean) / std).double()
+        return torch.cat([v, torch.ones(len(v), 1, dtype=v.dtype)], dim=1)
+
+    a = design(x)
+    targets = F.one_hot(y).double() if one_hot else y.double()[:, None]
+    w = torch.linalg.solve(a.T @ a + 1e-3 * torch.eye(a.shape[1], dtype=a.dtype),
+                           a.T @ targets)
+    scores = design(xt) @ w
+    predicted = scores.argmax(1) if one_hot else scores[:, 0].round().long()
+    return (predicted == yt).double().mean().item()
 
 
 def test_every_exercise_has_at_least_three_wrong_answers():
