@@ -2,10 +2,11 @@
 
 A check never holds the learner's objects. It sends the arguments of one call as JSON, the
 learner's function runs on them (in the notebook's kernel, or in the same process for a
-check cell), and what comes back is JSON again: numbers, strings, lists, tensors and arrays
-as raw bytes with a dtype and a shape, a module as a description. Decoding builds exact
-built-in types and fresh tensors, so an ``int`` subclass whose ``__eq__`` is always true,
-a ``str`` whose ``strip`` lies, or a tensor subclass arrives as the plain value it holds.
+check cell), and what comes back is JSON again: numbers, strings, lists, dicts with string
+keys, tensors and arrays as raw bytes with a dtype and a shape, a module as a description.
+Decoding builds exact built-in types and fresh tensors, so an ``int`` subclass whose
+``__eq__`` is always true, a ``str`` whose ``strip`` lies, or a tensor subclass arrives as
+the plain value it holds.
 
 The grader sends this file's source into the learner's kernel, so it imports only the
 standard library at the top, and numpy and torch inside functions.
@@ -105,6 +106,10 @@ def encode(value, depth: int = 0):
                 raise TypeError("too long")
             items = [encode(v, depth + 1) for v in value]
             return items if isinstance(value, list) else {"tuple": items}
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            if len(value) > MAX_ITEMS:
+                raise TypeError("too long")
+            return {"dict": [[str.__str__(k), encode(v, depth + 1)] for k, v in value.items()]}
         if isinstance(value, torch.nn.Module):
             return {"module": [_module_record(m) for m in value.modules()][:1000]}
     except Exception:  # anything odd is sent as what it is not: an opaque object
@@ -329,6 +334,11 @@ def decode(data):
     ((tag, body),) = data.items()
     if tag == "tuple":
         return tuple(decode(v) for v in _list(body))
+    if tag == "dict":  # str keys only
+        pairs = [_list(pair) for pair in _list(body)]
+        if any(len(pair) != 2 or type(pair[0]) is not str for pair in pairs):
+            raise WireError("a dict whose keys are not strings")
+        return {key: decode(value) for key, value in pairs}
     if tag in ("tensor", "ndarray"):
         array = _array(body)
         if tag == "ndarray":

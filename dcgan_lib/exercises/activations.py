@@ -113,17 +113,29 @@ def check_output_grad(output_grad):
             "just past +-1")
 
 
+CASES_2_4 = [(0.2, 10), (0.1, 4), (0.3, 20), (0.01, 100), (0.2, 1)]  # (alpha, layers)
+
+
 @exercise("2.4", "Ten layers of ReLU or LeakyReLU", "explain", "answer_2_4")
 def check_answer_2_4(answer_2_4):
-    got = as_float(call(answer_2_4, "answer_2_4"), "answer_2_4()")
-    expected = (theory.leaky_relu_expected_grad(0.2) / theory.leaky_relu_expected_grad(0.0)) ** 10
-    if abs(got - expected) <= 0.01 * expected:
-        return f"(0.6 / 0.5)^10 = {expected:.2f}"
-    if abs(got - 0.6**10) < 1e-3 or abs(got - 0.5**10) < 1e-3:
-        fail(f"answer_2_4() returned {got:.4g}, the factor of one network alone; the question "
-             f"asks how many times larger the LeakyReLU network's gradient is")
-    if abs(got - 1.2) < 1e-6 or abs(got - 3.0) < 1e-6:
-        fail(f"answer_2_4() returned {got:.4g}; each of the ten layers contributes its own "
-             f"factor 0.6 / 0.5, so the factors multiply")
-    fail(f"answer_2_4() returned {got:.4g}; compute the ratio of the two mean gradient "
-         f"multipliers after ten layers, each layer multiplying by 0.5 (1 + alpha)")
+    """(0.5 (1 + alpha) / 0.5)^layers, at the chapter's alpha = 0.2 and ten layers and at
+    slopes and depths the exercise never names."""
+    for alpha, layers in CASES_2_4:
+        what = f"answer_2_4(alpha={alpha}, layers={layers})"
+        got = as_float(call(answer_2_4, "answer_2_4", alpha, layers), what)
+        leaky = theory.leaky_relu_expected_grad(alpha)
+        relu = theory.leaky_relu_expected_grad(0.0)
+        expected = (leaky / relu) ** layers
+        if abs(got - expected) <= 0.01 * expected:
+            continue
+        if abs(got - leaky**layers) <= 0.01 * leaky**layers:
+            fail(f"{what} returned {got:.4g}, the factor of the LeakyReLU network alone; the "
+                 f"question asks how many times larger it is than the ReLU network's")
+        if abs(got - (1 + alpha * layers)) < 1e-6 or abs(got - leaky / relu) < 1e-6:
+            fail(f"{what} returned {got:.4g}; each of the {layers} layers contributes its own "
+                 f"factor, so the factors multiply")
+        fail(f"{what} returned {got:.4g}; divide the two networks' multipliers after "
+             f"{layers} layers, each layer multiplying by its mean gradient 0.5 (1 + alpha)")
+    ratio = (theory.leaky_relu_expected_grad(0.2) / theory.leaky_relu_expected_grad(0.0)) ** 10
+    return (f"(1 + alpha)^layers at {len(CASES_2_4)} slopes and depths: (0.6 / 0.5)^10 = "
+            f"{ratio:.2f} for the chapter's ten layers")

@@ -128,19 +128,32 @@ def check_inception_score(inception_score):
     return "1 for indistinct images, the number of classes for confident distinct ones"
 
 
+D_6_4 = [(0.5, 0.5), (0.9, 0.1), (0.7, 0.5), (0.99, 0.3), (0.2, 0.6)]  # (D(x), D(G(z)))
+
+
 @exercise("6.4", "The loss at equilibrium", "explain", "answer_6_4")
 def check_answer_6_4(answer_6_4):
-    got = as_float(call(answer_6_4, "answer_6_4"), "answer_6_4()")
-    half = torch.zeros(1)  # logit 0 is D = 1/2
-    expected = sum(t.item() for t in losses.discriminator_loss(half, half))
-    if abs(got - expected) <= 1e-3:
-        return f"errD_real + errD_fake = 2 log 2 = {expected:.4f}"
-    if abs(got - expected / 2) <= 1e-3:
-        fail(f"answer_6_4() returned {got:.4f}, one half of the loss; Loss_D adds errD_real "
-             f"and errD_fake")
-    if abs(got - 2 * math.log10(2)) <= 1e-3 or abs(got - 2.0) <= 1e-3:
-        fail(f"answer_6_4() returned {got:.4f}; the cross-entropy uses the natural logarithm")
-    fail(f"answer_6_4() returned {got:.4f}; each half is -log(1/2) when D = 1/2 everywhere")
+    """Loss_D = -log D(x) - log(1 - D(G(z))), at equilibrium 2 log 2."""
+    for d_real, d_fake in D_6_4:
+        what = f"answer_6_4({d_real}, {d_fake})"
+        got = as_float(call(answer_6_4, "answer_6_4", d_real, d_fake), what)
+        logit = torch.logit(torch.tensor([d_real, d_fake], dtype=torch.float64))
+        expected = sum(t.item() for t in losses.discriminator_loss(logit[:1], logit[1:]))
+        if abs(got - expected) <= 1e-3:
+            continue
+        if abs(got - expected / math.log(10)) <= 1e-3 or abs(got - expected / math.log(2)) \
+                <= 1e-3:
+            fail(f"{what} returned {got:.4f}; the cross-entropy uses the natural logarithm")
+        if abs(got - (-math.log(d_real) - math.log(d_fake))) <= 1e-3:
+            fail(f"{what} returned {got:.4f}; a generated image's target is 0, so its half "
+                 f"of the loss is -log(1 - D(G(z)))")
+        if min(abs(got + math.log(d_real)), abs(got + math.log(1 - d_fake))) <= 1e-3:
+            fail(f"{what} returned {got:.4f}, one half of the loss; Loss_D adds errD_real "
+                 f"and errD_fake")
+        fail(f"{what} returned {got:.4f}; Loss_D is errD_real + errD_fake, the binary "
+             f"cross-entropies of D(x) against 1 and of D(G(z)) against 0")
+    return (f"-log D(x) - log(1 - D(G(z))) at {len(D_6_4)} pairs: 2 log 2 = "
+            f"{2 * math.log(2):.4f} at equilibrium")
 
 
 @exercise("6.5", "Parameters of a generator block", "compute", "generator_block_parameters")
