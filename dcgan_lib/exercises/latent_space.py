@@ -104,8 +104,8 @@ def check_answer_5_3(answer_5_3):
         if abs(got - expected**2) < 0.005:
             fail(f"{what} returned {got:.4g}, the ratio of squared norms; the question asks "
                  f"for the ratio of norms")
-        fail(f"{what} returned {got:.4g}; |(1 - t) z0 + t z1|^2 is about "
-             f"((1 - t)^2 + t^2) D for independent latents, the cross term averaging out")
+        fail(f"{what} returned {got:.4g}; expand |(1 - t) z0 + t z1|^2 for independent "
+             f"latents: |z0|^2 and |z1|^2 are about D and the cross term averages out")
     return (f"sqrt((1 - t)^2 + t^2) at {len(T_5_3)} points of the line: "
             f"sqrt(1/2) = {math.sqrt(0.5):.3f} at the midpoint")
 
