@@ -52,6 +52,15 @@ def _one_sentence(message: str) -> bool:
 # Each entry: (exercise id, what is wrong, a wrong implementation).
 
 
+TABLE_1_4 = {"a": (16, 1, 2), "b": (16, 2, 2), "c": (16, 2, 3), "d": (8, 3, 3)}
+
+
+def _batch(formula, tolerance):
+    """The smallest B with error below tolerance: 1: 2 / B, 2: 2 / (B - 1), 3: (2B - 1) / B^2."""
+    error = {1: lambda b: 2 / b, 2: lambda b: 2 / (b - 1), 3: lambda b: (2 * b - 1) / b**2}
+    return next(b for b in range(2, 10_000) if error[formula](b) < tolerance)
+
+
 def _block(c_in, c_out, leak=0.2, norm=True, *, act=None, stride=2, pool=False, bias=False,
            always_norm=False, act_first=False, fixed_leak=False):
     layers = [nn.Conv2d(c_in, c_out, 4, stride, 1 if stride == 2 else "same", bias=bias)]
@@ -80,9 +89,10 @@ def _leaks(layer, *, train=True, whole=False, sample=0):
     return not torch.allclose(a[sample], b[sample], atol=1e-5)
 
 
-def _slerp(z0, z1, t, *, dot_dim=1, swap=False, divide=True, fallback=True):
+def _slerp(z0, z1, t, *, dot_dim=1, swap=False, divide=True, fallback=True, clamp=True):
     u0, u1 = z0 / z0.norm(dim=1, keepdim=True), z1 / z1.norm(dim=1, keepdim=True)
-    omega = torch.acos((u0 * u1).sum(dim=dot_dim, keepdim=True).clamp(-1, 1))
+    cosine = (u0 * u1).sum(dim=dot_dim, keepdim=True)
+    omega = torch.acos(cosine.clamp(-1, 1) if clamp else cosine)
     parallel = omega < 1e-4
     if fallback:
         omega = torch.where(parallel, torch.ones_like(omega), omega)
@@ -91,6 +101,15 @@ def _slerp(z0, z1, t, *, dot_dim=1, swap=False, divide=True, fallback=True):
         w0, w1 = w1, w0
     out = (w0 * z0 + w1 * z1) / (torch.sin(omega) if divide else 1)
     return torch.where(parallel, (1 - t) * z0 + t * z1, out) if fallback else out
+
+
+def _autograd_slopes(f, s):
+    a = s.clone().requires_grad_(True)
+    return torch.autograd.grad(f(a).sum(), a)[0]
+
+
+def _slope_at_mean(f, s):
+    return _autograd_slopes(f, s.mean().reshape(1)).item()
 
 
 def _d_losses(netD, real, fake, *, detach=True, swap=False, double_sigmoid=False,
@@ -156,6 +175,8 @@ WRONG = [
     ("1.2", "rounds up instead of down", lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1),
     ("1.2", "true division", lambda n, k, s, p: (n + 2 * p - k) / s + 1),
     ("1.2", "sign error on the padding", lambda n, k, s, p: (n - 2 * p - k) // s + 1),
+    ("1.2", "padding counted three times", lambda n, k, s, p: (n + 3 * p - k) // s + 1),
+    ("1.2", "padding counted once", lambda n, k, s, p: (n + p - k) // s + 1),
     ("1.3", "ReLU instead of LeakyReLU", lambda i, o, leak=0.2, norm=True:
         _block(i, o, leak, norm, act=nn.ReLU)),
     ("1.3", "pooling instead of a stride", lambda i, o, leak=0.2, norm=True:
@@ -168,32 +189,43 @@ WRONG = [
         _block(i, o, leak, norm, bias=True)),
     ("1.3", "activation before the norm", lambda i, o, leak=0.2, norm=True:
         _block(i, o, leak, norm, act_first=True)),
-    ("1.4", "choice a", lambda: "a"),
-    ("1.4", "choice c", lambda: "c"),
-    ("1.4", "choice d", lambda: "d"),
+    ("1.4", "choice a", lambda: (TABLE_1_4, "a")),
+    ("1.4", "choice c", lambda: (TABLE_1_4, "c")),
+    ("1.4", "choice d", lambda: (TABLE_1_4, "d")),
+    ("1.4", "the letter alone", lambda: "b"),
+    ("1.4", "every layer taken to double the size", lambda:
+        ({**TABLE_1_4, "d": (16, 3, 3)}, "b")),
+    ("1.4", "the counts of (b) read as uneven", lambda: ({**TABLE_1_4, "b": (16, 1, 2)}, "b")),
     ("2.1", "missing the a in alpha * a", lambda a, alpha: torch.where(a >= 0, a, alpha)),
     ("2.1", "sign error on the slope", lambda a, alpha: torch.where(a >= 0, a, -alpha * a)),
     ("2.1", "plain ReLU", lambda a, alpha: torch.clamp(a, min=0)),
     ("2.1", "cut off from autograd", lambda a, alpha:
         torch.tensor(np.where(a.detach().numpy() >= 0, a.detach().numpy(),
                               alpha * a.detach().numpy()))),
-    ("2.2", "the closed form, not a measurement", lambda s, alpha: 0.5 * (1 + alpha)),
-    ("2.2", "the ReLU gradient (alpha ignored)", lambda s, alpha: (s > 0).float().mean().item()),
-    ("2.2", "the mean output instead of the gradient", lambda s, alpha:
-        F.leaky_relu(s, alpha).mean().item()),
-    ("2.2", "the slope below zero counted as 1 - alpha", lambda s, alpha:
-        ((s > 0).float() + (s <= 0).float() * (1 - alpha)).mean().item()),
+    ("2.2", "the closed form, not a measurement", lambda f, s: 0.5 * (1 + 0.2)),
+    ("2.2", "counting the positive samples, never using autograd", lambda f, s:
+        ((s > 0).float() + (s <= 0).float() * -f(torch.tensor(-1.0))).mean().item()),
+    ("2.2", "the secant slope f(a) / a, exact for LeakyReLU only", lambda f, s:
+        (f(s) / s).mean().item()),
+    ("2.2", "the mean output instead of the gradient", lambda f, s: f(s).mean().item()),
+    ("2.2", "the slope at the mean sample", lambda f, s: _slope_at_mean(f, s)),
+    ("2.2", "the sum of the slopes", lambda f, s: _autograd_slopes(f, s).sum().item()),
     ("2.3", "1 - a^2 for tanh", lambda a, kind:
         1 - a**2 if kind == "tanh" else ((a > -1) & (a < 1)).float()),
     ("2.3", "missing the square", lambda a, kind:
         1 - torch.tanh(a) if kind == "tanh" else ((a > -1) & (a < 1)).float()),
     ("2.3", "clip passes gradient everywhere", lambda a, kind:
         1 - torch.tanh(a) ** 2 if kind == "tanh" else torch.ones_like(a)),
+    ("2.3", "clip passes gradient up to 2", lambda a, kind:
+        1 - torch.tanh(a) ** 2 if kind == "tanh" else ((a > -1) & (a < 2)).float()),
+    ("2.3", "clip passes gradient a little past 1", lambda a, kind:
+        1 - torch.tanh(a) ** 2 if kind == "tanh" else (a.abs() < 1.05).float()),
     ("2.3", "sign error", lambda a, kind:
         torch.tanh(a) ** 2 - 1 if kind == "tanh" else -((a > -1) & (a < 1)).float()),
-    ("2.4", "one network's factor", lambda: 0.6**10),
-    ("2.4", "adding 20% per layer", lambda: 1 + 0.2 * 10),
-    ("2.4", "one layer only", lambda: 1.2),
+    ("2.4", "one network's factor", lambda alpha, layers: (0.5 * (1 + alpha)) ** layers),
+    ("2.4", "adding 20% per layer", lambda alpha, layers: 1 + alpha * layers),
+    ("2.4", "one layer only", lambda alpha, layers: 1 + alpha),
+    ("2.4", "the chapter's case for every case", lambda alpha, layers: 1.2**10),
     ("3.1", "biased variance", lambda s, v: _var_mse(s, v, unbiased=False)),
     ("3.1", "variance over the wrong axis", lambda s, v: _var_mse(s, v, dim=0)),
     ("3.1", "divided by sigma^2 instead of sigma^4", lambda s, v: _var_mse(s, v, denom_power=1)),
@@ -209,9 +241,13 @@ WRONG = [
     ("3.3", "left in evaluation mode", lambda layer: _leaks(layer, train=False)),
     ("3.3", "compares a sample that changed", lambda layer: _leaks(layer, sample=1)),
     ("3.3", "always False", lambda layer: False),
-    ("3.4", "equality instead of below", lambda: 41),
-    ("3.4", "solving 2 / B < 0.05", lambda: 40),
-    ("3.4", "solving 2 / (B - 1) < 0.1", lambda: 21),
+    ("3.3", "an isinstance test that measures nothing", lambda layer:
+        any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in layer.modules())),
+    ("3.4", "equality instead of below", lambda tol: (_batch(2, tol) - 1, _batch(3, tol) - 1)),
+    ("3.4", "solving 2 / B < tolerance", lambda tol: (_batch(1, tol), _batch(3, tol))),
+    ("3.4", "the unbiased answer for both", lambda tol: (_batch(2, tol), _batch(2, tol))),
+    ("3.4", "the two estimators swapped", lambda tol: (_batch(3, tol), _batch(2, tol))),
+    ("3.4", "the chapter's case for every tolerance", lambda tol: (42, 40)),
     ("4.1", "the minimax loss", lambda x: torch.log(1 - torch.sigmoid(x)).mean()),
     ("4.1", "log of the sigmoid (overflows)", lambda x: -torch.log(torch.sigmoid(x)).mean()),
     ("4.1", "sum instead of mean", lambda x: -F.logsigmoid(x).sum()),
@@ -234,9 +270,10 @@ WRONG = [
     ("4.3", "the real part", lambda g, d:
         float(np.abs(np.linalg.eigvals(np.array([[-g, -1.0], [1.0, -d]])).real).max())),
     ("4.3", "no case for real eigenvalues", lambda g, d: math.sqrt(4 - (g - d) ** 2) / 2),
-    ("4.4", "the ratio upside down", lambda: 0.01 / 0.99),
-    ("4.4", "the non-saturating gradient itself", lambda: 0.99),
-    ("4.4", "1 / D", lambda: 100.0),
+    ("4.4", "the ratio upside down", lambda d: d / (1 - d)),
+    ("4.4", "the non-saturating gradient itself", lambda d: 1 - d),
+    ("4.4", "1 / D", lambda d: 1 / d),
+    ("4.4", "the chapter's case for every D", lambda d: 99.0),
     ("5.1", "linear interpolation", lambda z0, z1, t: (1 - t) * z0 + t * z1),
     ("5.1", "weights swapped", lambda z0, z1, t: _slerp(z0, z1, t, swap=True)),
     ("5.1", "dot product over the batch axis", lambda z0, z1, t:
@@ -244,6 +281,7 @@ WRONG = [
     ("5.1", "missing the division by sin W", lambda z0, z1, t: _slerp(z0, z1, t, divide=False)),
     ("5.1", "no fallback for parallel latents", lambda z0, z1, t:
         _slerp(z0, z1, t, fallback=False)),
+    ("5.1", "no clamp of the cosine", lambda z0, z1, t: _slerp(z0, z1, t, clamp=False)),
     ("5.2", "uniform on [0, 1]", lambda n, d, dist, g:
         torch.randn(n, d, generator=g) if dist == "gaussian" else torch.rand(n, d, generator=g)),
     ("5.2", "generator ignored", lambda n, d, dist, g:
@@ -254,9 +292,10 @@ WRONG = [
     ("5.2", "Gaussian truncated at 2", lambda n, d, dist, g:
         torch.randn(n, d, generator=g).clamp(-2, 2) if dist == "gaussian"
         else torch.rand(n, d, generator=g) * 2 - 1),
-    ("5.3", "the ratio of squared norms", lambda: 0.5),
-    ("5.3", "no shrinkage", lambda: 1.0),
-    ("5.3", "sqrt(2)", lambda: 2**0.5),
+    ("5.3", "the ratio of squared norms", lambda t: (1 - t) ** 2 + t**2),
+    ("5.3", "no shrinkage", lambda t: 1.0),
+    ("5.3", "the midpoint's value for every t", lambda t: 0.5**0.5),
+    ("5.3", "the norms of the two ends added", lambda t: (1 - t) + t * 2**0.5),
     ("5.4", "sign error", lambda a, b, c: a.mean(0) + b.mean(0) - c.mean(0)),
     ("5.4", "mean over the wrong axis", lambda a, b, c: a.mean(1) - b.mean(1) + c.mean(1)),
     ("5.4", "missing the third term", lambda a, b, c: a.mean(0) - b.mean(0)),
@@ -277,9 +316,11 @@ WRONG = [
     ("6.3", "missing the exp", lambda p: _is(p, exp=False)),
     ("6.3", "marginal over the wrong axis", lambda p: _is(p, axis=1)),
     ("6.3", "0 log 0 gives nan", lambda p: _is(p, safe=False)),
-    ("6.4", "one half of the loss", lambda: math.log(2)),
-    ("6.4", "base-10 logarithm", lambda: 2 * math.log10(2)),
-    ("6.4", "base-2 logarithm", lambda: 2.0),
+    ("6.4", "one half of the loss", lambda dr, df: -math.log(dr)),
+    ("6.4", "base-10 logarithm", lambda dr, df: -math.log10(dr) - math.log10(1 - df)),
+    ("6.4", "base-2 logarithm", lambda dr, df: -math.log2(dr) - math.log2(1 - df)),
+    ("6.4", "the fakes' target taken as 1", lambda dr, df: -math.log(dr) - math.log(df)),
+    ("6.4", "the equilibrium value for every pair", lambda dr, df: 2 * math.log(2)),
     ("6.5", "kernel side not squared", lambda i, o, k: i * o * k + 2 * o),
     ("6.5", "BatchNorm forgotten", lambda i, o, k: i * o * k * k),
     ("6.5", "BatchNorm's running statistics counted", lambda i, o, k: i * o * k * k + 4 * o),
@@ -288,7 +329,47 @@ WRONG = [
     ("6.6", "current weights not scaled", lambda a, c, d: d * a + c),
     ("6.6", "updates the average in place", lambda a, c, d: a.mul_(d).add_(c, alpha=1 - d)),
     ("6.6", "ignores the decay", lambda a, c, d: (a + c) / 2),
+    ("6.7", "Euclidean distance, not RMS", lambda g, t:
+        torch.cdist(g.flatten(1), t.flatten(1)).min(1).values),
+    ("6.7", "mean squared difference, no square root", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) ** 2 / g[0].numel()).min(1).values),
+    ("6.7", "divided by 32, right for 32 x 32 grey images only", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / 32).min(1).values),
+    ("6.7", "the farthest training image", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / g[0].numel() ** 0.5).max(1).values),
+    ("6.7", "the mean over the training images", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / g[0].numel() ** 0.5).mean(1)),
+    ("6.7", "nearest generated image for each training image", lambda g, t:
+        (torch.cdist(g.flatten(1), t.flatten(1)) / g[0].numel() ** 0.5).min(0).values),
+    ("6.7", "mean absolute difference", lambda g, t:
+        (g.flatten(1)[:, None] - t.flatten(1)[None]).abs().mean(2).min(1).values),
+    ("6.8", "scored on the training samples", lambda x, y, xt, yt: _probe(x, y, x, y)),
+    ("6.8", "fitted on the test samples", lambda x, y, xt, yt: _probe(xt, yt, xt, yt)),
+    ("6.8", "fitted on training and test samples together", lambda x, y, xt, yt:
+        _probe(torch.cat([x, xt]), torch.cat([y, yt]), xt, yt)),
+    ("6.8", "one output regressing the class number", lambda x, y, xt, yt:
+        _probe(x, y, xt, yt, one_hot=False)),
+    ("6.8", "the majority class of the training labels", lambda x, y, xt, yt:
+        (yt == y.mode().values).double().mean().item()),
+    ("6.8", "the error rate", lambda x, y, xt, yt: 1 - _probe(x, y, xt, yt)),
+    ("6.8", "a percentage", lambda x, y, xt, yt: 100 * _probe(x, y, xt, yt)),
 ]
+
+
+def _probe(x, y, xt, yt, *, one_hot=True):
+    mean, std = x.mean(0), x.std(0) + 1e-6
+
+    def design(v):
+        v = ((v - mean) / std).double()
+        return torch.cat([v, torch.ones(len(v), 1, dtype=v.dtype)], dim=1)
+
+    a = design(x)
+    targets = F.one_hot(y).double() if one_hot else y.double()[:, None]
+    w = torch.linalg.solve(a.T @ a + 1e-3 * torch.eye(a.shape[1], dtype=a.dtype),
+                           a.T @ targets)
+    scores = design(xt) @ w
+    predicted = scores.argmax(1) if one_hot else scores[:, 0].round().long()
+    return (predicted == yt).double().mean().item()
 
 
 def test_every_exercise_has_at_least_three_wrong_answers():
@@ -396,8 +477,8 @@ class _LyingTensor(torch.Tensor):
     ("1.1", lambda n, k, s, p: _AlwaysEqualInt(0)),
     ("1.2", lambda n, k, s, p: _AlwaysEqualInt(0)),
     ("6.5", lambda i, o, k: _AlwaysEqualInt(0)),
-    ("1.4", lambda: _LyingStr("z")),
-    ("1.4", lambda: _LyingStr("a")),
+    ("1.4", lambda: (TABLE_1_4, _LyingStr("z"))),
+    ("1.4", lambda: (TABLE_1_4, _LyingStr("a"))),
     ("2.3", lambda a, kind: torch.zeros_like(a).as_subclass(_LyingTensor)),
 ], ids=["1.1-int", "1.2-int", "6.5-int", "1.4-str-z", "1.4-str-a", "2.3-tensor"])
 def test_a_subclass_that_lies_about_equality_is_judged_by_its_value(ex_id, wrong):
@@ -414,6 +495,20 @@ def test_values_cross_the_wire_as_exact_builtin_types():
     assert [type(v) for v in value] == [int, str, float, list, np.float32]
 
 
+def test_a_dict_with_string_keys_crosses_as_a_plain_dict():
+    reply = json.loads(_wire.handle({"f": lambda: {_LyingStr("a"): (16, _AlwaysEqualInt(1)),
+                                                   "b": [2.5]}},
+                                    _wire.request("f", (), {})))
+    value = _wire.decode(reply["value"])
+    assert value == {"a": (16, 1), "b": [2.5]}
+    assert [type(k) for k in value] == [str, str] and type(value["a"][1]) is int
+
+
+def test_a_dict_with_other_keys_arrives_as_an_opaque_object():
+    reply = json.loads(_wire.handle({"f": lambda: {1: 2}}, _wire.request("f", (), {})))
+    assert isinstance(_wire.decode(reply["value"]), _wire.Opaque)
+
+
 def test_a_tensor_subclass_arrives_as_a_plain_tensor():
     reply = json.loads(_wire.handle({"f": lambda: torch.ones(2).as_subclass(_LyingTensor)},
                                     _wire.request("f", (), {})))
@@ -425,6 +520,7 @@ def test_a_tensor_subclass_arrives_as_a_plain_tensor():
     {"pickle": "gASV"}, {"tensor": {"dtype": "object", "shape": [1], "data": ""}},
     {"tensor": {"dtype": "float32", "shape": [3], "data": "AAAA"}},
     {"tensor": {"dtype": "float32", "shape": [-1], "data": ""}}, {"a": 1, "b": 2},
+    {"dict": [[1, 2]]}, {"dict": [["a", 1, 2]]},
 ])
 def test_the_wire_refuses_anything_but_plain_data(data):
     with pytest.raises(_wire.WireError):
@@ -435,3 +531,110 @@ def test_an_unreadable_reply_fails_the_check_in_one_sentence():
     answer = _core.Answer("conv_output_size", lambda request: "not json")
     with pytest.raises(CheckFailed, match="gave a reply the check cannot read"):
         EXERCISES["1.2"].check(answer)
+
+
+@pytest.mark.parametrize("value", [np.zeros(3), np.zeros((2, 2)), np.zeros(0)],
+                         ids=["3", "2x2", "empty"])
+def test_a_numpy_array_of_the_wrong_size_fails_in_one_sentence(value):
+    with pytest.raises(CheckFailed, match=r"^f\(\) returned an array of shape .*; "
+                                          r"return a single number$") as failure:
+        _core.as_float(value, "f()")
+    assert _one_sentence(str(failure.value))
+
+
+def test_a_numpy_array_of_one_number_is_that_number():
+    assert _core.as_float(np.array([[2.5]]), "f()") == 2.5
+
+
+def test_an_array_answer_to_a_number_exercise_fails_in_one_sentence():
+    with pytest.raises(CheckFailed, match="return a single number") as failure:
+        EXERCISES["6.2"].check(lambda m1, c1, m2, c2: (m1 - m2) ** 2)
+    assert _one_sentence(str(failure.value))
+
+
+# ------------------------------------------- explain exercises are not passed by guessing
+# The chance that a guess passes, before and after the explain exercises asked for more
+# than one value. A numeric guess is a number drawn uniformly from the range a reader
+# would guess in; it passes when it falls in the check's tolerance window.
+
+GUESS = {
+    # 1.4: a letter, 1 in 4. Now also each of the four layers' output length (8 or 16, so
+    # 1/2) and its fewest and most interior counts (one of six pairs: fewest 1 to 3, most
+    # equal or one more, so 1/6): 1/4 * (1/2 * 1/6)^4 = 1/82,944.
+    "1.4": (1 / 4, 1 / (4 * (2 * 6) ** 4)),
+    # 2.4: one number, 1.2^10 = 6.19 within 1 %; a guess in [1, 10] lands there 1.4 % of
+    # the time. Now a function of (alpha, layers) checked at five cases whose answers
+    # (6.19, 1.46, 190, 2.70, 1.20) lie far apart: no single number passes.
+    "2.4": (2 * 0.01 * 1.2**10 / 9, 0.0),
+    # 3.4: one whole number, 42; a guess of B from 2 to 100 hits it 1 time in 99. Now a
+    # pair for each of five tolerances (42, 22, 10, 6, 202 and 40, 20, 8, 4, 200).
+    "3.4": (1 / 99, 0.0),
+    # 4.4: one number, 99 within 1 %; a guess in [1, 100] lands there 2.0 % of the time.
+    # Now (1 - D) / D at six values of D, from 999 to 0.11.
+    "4.4": (2 * 0.99 / 99, 0.0),
+    # 5.3: one number, 0.707 within 0.01 (and printed, measured, by the cell above it); a
+    # guess in [0, 1] lands there 2 % of the time. Now the ratio at six points t, from
+    # 0.71 to 1, within 0.005.
+    "5.3": (2 * 0.01, 0.0),
+    # 6.4: one number, 2 log 2 = 1.386 within 0.001, printed by the cell above it; a guess
+    # in [0, 2] lands there 0.1 % of the time. Now Loss_D at five pairs (D(x), D(G(z))).
+    "6.4": (2 * 0.001 / 2, 0.0),
+}
+EXPLAIN = sorted(i for i, e in EXERCISES.items() if e.kind == "explain")
+
+
+def test_every_explain_exercise_states_its_guess_probability_well_under_one_percent():
+    assert sorted(GUESS) == EXPLAIN
+    for ex_id, (before, after) in GUESS.items():
+        assert after < 1e-3 and after < before / 10, ex_id
+
+
+def _random_guess(ex_id: str, rng: np.random.Generator):
+    """A guess in the answer's format, drawn as GUESS describes; numbers are constants."""
+    if ex_id == "1.4":
+        def row():
+            fewest = int(rng.integers(1, 4))
+            return (int(rng.choice([8, 16])), fewest, fewest + int(rng.integers(0, 2)))
+        table, letter = {k: row() for k in "abcd"}, str(rng.choice(list("abcd")))
+        return lambda: (table, letter)
+    if ex_id == "3.4":
+        pair = (int(rng.integers(2, 101)), int(rng.integers(2, 101)))
+        return lambda tolerance: pair
+    low, high = {"2.4": (1, 10), "4.4": (1, 100), "5.3": (0, 1), "6.4": (0, 2)}[ex_id]
+    value = float(rng.uniform(low, high))
+    return lambda *args: value
+
+
+@pytest.mark.parametrize("ex_id", EXPLAIN)
+def test_random_guesses_fail_every_explain_check(ex_id):
+    rng = np.random.default_rng(int(ex_id.replace(".", "")))
+    passed = 0
+    for _ in range(300):
+        try:
+            EXERCISES[ex_id].verify(_random_guess(ex_id, rng))
+            passed += 1
+        except CheckFailed:
+            pass
+    assert passed == 0
+
+
+@pytest.mark.parametrize("ex_id", [i for i in EXPLAIN if i != "1.4"])
+def test_no_single_number_passes_a_numeric_explain_check(ex_id, solutions):
+    """The best a constant can do is one case's right answer; each of those fails."""
+    from dcgan_lib.exercises import (
+        activations,
+        hands_on,
+        latent_space,
+        normalization,
+        training_dynamics,
+    )
+
+    cases = {"2.4": activations.CASES_2_4, "3.4": [(t,) for t in normalization.TOLERANCES_3_4],
+             "4.4": [(d,) for d in training_dynamics.D_4_4],
+             "5.3": [(t,) for t in latent_space.T_5_3], "6.4": hands_on.D_6_4}[ex_id]
+    exercise = EXERCISES[ex_id]
+    solution = solutions[ex_id.split(".")[0]][exercise.names[0]]
+    for args in cases:
+        right = solution(*args)
+        with pytest.raises(CheckFailed):
+            exercise.verify(lambda *a, right=right: right)

@@ -121,6 +121,17 @@ def test_blank_learner_notebook_scores_zero_as_json_from_the_command_line():
     assert [r["status"] for r in report["exercises"]] == ["not attempted"] * 4
 
 
+@pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "exercises").glob(
+    "[0-9][0-9]_*.ipynb")))
+def test_every_chapter_grades_its_solutions_full_and_its_blank_notebook_zero(chapter):
+    solved = grade(ROOT / "exercises" / "solutions" / chapter, time_limit=30.0)
+    blank = grade(ROOT / "exercises" / chapter, time_limit=30.0)
+    assert solved["score"] == solved["max_score"] == blank["max_score"] >= 4, solved
+    assert {r["status"] for r in solved["exercises"]} == {"passed"}
+    assert blank["score"] == 0
+    assert {r["status"] for r in blank["exercises"]} == {"not attempted"}
+
+
 # ------------------------------------------------------------------ faking a pass
 # Each case: wrong answers to all four exercises, plus one way of faking a pass that fooled
 # an earlier grader. Every one must score 0 of 4.

@@ -42,6 +42,8 @@ from dcgan_lib.exercises.hands_on import (
     check_frechet_distance,
     check_generator_block_parameters,
     check_inception_score,
+    check_linear_probe,
+    check_nearest_training_distance,
 )
 from dcgan_lib.exercises.latent_space import (
     check_answer_5_3,
@@ -78,4 +80,5 @@ __all__ = [
     "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic",
     "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
     "check_answer_6_4", "check_generator_block_parameters", "check_ema_update",
+    "check_nearest_training_distance", "check_linear_probe",
 ]

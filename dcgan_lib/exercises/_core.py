@@ -193,6 +193,7 @@ def show(value) -> str:
 
 def as_float(value, what: str) -> float:
     """``value`` as a Python float, or a CheckFailed saying what came back instead."""
+    import numpy as np
     try:
         import torch
         if isinstance(value, torch.Tensor):
@@ -202,6 +203,11 @@ def as_float(value, what: str) -> float:
             value = value.item()
     except ImportError:  # pragma: no cover
         pass
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            fail(f"{what} returned an array of shape {tuple(value.shape)}; "
+                 f"return a single number")
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
             value, "__float__"):
         fail(f"{what} returned {show(value)} ({type(value).__name__}); return a number")

@@ -2,10 +2,11 @@
 
 A check never holds the learner's objects. It sends the arguments of one call as JSON, the
 learner's function runs on them (in the notebook's kernel, or in the same process for a
-check cell), and what comes back is JSON again: numbers, strings, lists, tensors and arrays
-as raw bytes with a dtype and a shape, a module as a description. Decoding builds exact
-built-in types and fresh tensors, so an ``int`` subclass whose ``__eq__`` is always true,
-a ``str`` whose ``strip`` lies, or a tensor subclass arrives as the plain value it holds.
+check cell), and what comes back is JSON again: numbers, strings, lists, dicts with string
+keys, tensors and arrays as raw bytes with a dtype and a shape, a module as a description.
+Decoding builds exact built-in types and fresh tensors, so an ``int`` subclass whose
+``__eq__`` is always true, a ``str`` whose ``strip`` lies, or a tensor subclass arrives as
+the plain value it holds.
 
 The grader sends this file's source into the learner's kernel, so it imports only the
 standard library at the top, and numpy and torch inside functions.
@@ -105,6 +106,10 @@ def encode(value, depth: int = 0):
                 raise TypeError("too long")
             items = [encode(v, depth + 1) for v in value]
             return items if isinstance(value, list) else {"tuple": items}
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            if len(value) > MAX_ITEMS:
+                raise TypeError("too long")
+            return {"dict": [[str.__str__(k), encode(v, depth + 1)] for k, v in value.items()]}
         if isinstance(value, torch.nn.Module):
             return {"module": [_module_record(m) for m in value.modules()][:1000]}
     except Exception:  # anything odd is sent as what it is not: an opaque object
@@ -149,6 +154,8 @@ def _build(data, leaves: list):
             return torch.Generator().manual_seed(int(params["seed"]))
         if kind == "layer":
             return _layer(params["name"])
+        if kind == "activation":
+            return _activation(params["name"])
         if kind == "discriminator":
             from dcgan_lib.models import Discriminator
 
@@ -163,10 +170,40 @@ def _build(data, leaves: list):
 
 
 def _layer(name: str):
-    """The layers exercise 3.3 asks about, built by name, in evaluation mode."""
+    """The layers exercise 3.3 asks about, built by name, in evaluation mode. Two of them
+    defeat a test of the layer's type: a BatchNorm2d that never looks at its batch and a
+    layer with no normalisation in it that does."""
+    import torch
     from torch import nn
 
+    class ReferenceBatchNorm2d(nn.BatchNorm2d):
+        """A BatchNorm2d that normalises with the statistics of one fixed reference batch,
+        the idea behind virtual batch normalisation (Salimans et al. 2016)."""
+
+        def __init__(self, channels):
+            super().__init__(channels)
+            reference = torch.randn(16, channels, 8, 8,
+                                    generator=torch.Generator().manual_seed(0)) * 2 + 1
+            self.register_buffer("reference_mean", reference.mean(dim=(0, 2, 3)))
+            self.register_buffer("reference_var", reference.var(dim=(0, 2, 3)))
+
+        def forward(self, x):
+            return nn.functional.batch_norm(x, self.reference_mean, self.reference_var,
+                                            self.weight, self.bias, False, 0.0, self.eps)
+
+    class MinibatchStd(nn.Module):
+        """Appends the batch's mean standard deviation as a channel (Karras et al. 2018):
+        the discriminator sees how varied its batch is, so a sample's output depends on
+        its batch mates by design."""
+
+        def forward(self, x):
+            spread = x.std(dim=0).mean()
+            return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
     layers = {
+        "ReferenceBatchNorm2d": lambda: ReferenceBatchNorm2d(3),
+        "Sequential(Conv2d, MinibatchStd)": lambda: nn.Sequential(
+            nn.Conv2d(3, 3, 3, padding=1), MinibatchStd()),
         "BatchNorm2d": lambda: nn.BatchNorm2d(3),
         "InstanceNorm2d": lambda: nn.InstanceNorm2d(3, affine=True),
         "GroupNorm": lambda: nn.GroupNorm(1, 3),
@@ -177,6 +214,17 @@ def _layer(name: str):
             nn.Conv2d(3, 3, 3, padding=1), nn.GroupNorm(3, 3)),
     }
     return layers[name]().eval()
+
+
+def _activation(name: str):
+    """The elementwise activations exercise 2.2 measures, built by name."""
+    import torch
+    import torch.nn.functional as F
+
+    if name.startswith("LeakyReLU("):
+        slope = float(name[len("LeakyReLU("):-1])
+        return lambda a: F.leaky_relu(a, slope)
+    return {"tanh": torch.tanh, "softplus": F.softplus, "SiLU": F.silu}[name]
 
 
 def _pick(value, path):
@@ -286,6 +334,11 @@ def decode(data):
     ((tag, body),) = data.items()
     if tag == "tuple":
         return tuple(decode(v) for v in _list(body))
+    if tag == "dict":  # str keys only
+        pairs = [_list(pair) for pair in _list(body)]
+        if any(len(pair) != 2 or type(pair[0]) is not str for pair in pairs):
+            raise WireError("a dict whose keys are not strings")
+        return {key: decode(value) for key, value in pairs}
     if tag in ("tensor", "ndarray"):
         array = _array(body)
         if tag == "ndarray":

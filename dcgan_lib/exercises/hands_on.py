@@ -128,19 +128,32 @@ def check_inception_score(inception_score):
     return "1 for indistinct images, the number of classes for confident distinct ones"
 
 
+D_6_4 = [(0.5, 0.5), (0.9, 0.1), (0.7, 0.5), (0.99, 0.3), (0.2, 0.6)]  # (D(x), D(G(z)))
+
+
 @exercise("6.4", "The loss at equilibrium", "explain", "answer_6_4")
 def check_answer_6_4(answer_6_4):
-    got = as_float(call(answer_6_4, "answer_6_4"), "answer_6_4()")
-    half = torch.zeros(1)  # logit 0 is D = 1/2
-    expected = sum(t.item() for t in losses.discriminator_loss(half, half))
-    if abs(got - expected) <= 1e-3:
-        return f"errD_real + errD_fake = 2 log 2 = {expected:.4f}"
-    if abs(got - expected / 2) <= 1e-3:
-        fail(f"answer_6_4() returned {got:.4f}, one half of the loss; Loss_D adds errD_real "
-             f"and errD_fake")
-    if abs(got - 2 * math.log10(2)) <= 1e-3 or abs(got - 2.0) <= 1e-3:
-        fail(f"answer_6_4() returned {got:.4f}; the cross-entropy uses the natural logarithm")
-    fail(f"answer_6_4() returned {got:.4f}; each half is -log(1/2) when D = 1/2 everywhere")
+    """Loss_D = -log D(x) - log(1 - D(G(z))), at equilibrium 2 log 2."""
+    for d_real, d_fake in D_6_4:
+        what = f"answer_6_4({d_real}, {d_fake})"
+        got = as_float(call(answer_6_4, "answer_6_4", d_real, d_fake), what)
+        logit = torch.logit(torch.tensor([d_real, d_fake], dtype=torch.float64))
+        expected = sum(t.item() for t in losses.discriminator_loss(logit[:1], logit[1:]))
+        if abs(got - expected) <= 1e-3:
+            continue
+        if abs(got - expected / math.log(10)) <= 1e-3 or abs(got - expected / math.log(2)) \
+                <= 1e-3:
+            fail(f"{what} returned {got:.4f}; the cross-entropy uses the natural logarithm")
+        if abs(got - (-math.log(d_real) - math.log(d_fake))) <= 1e-3:
+            fail(f"{what} returned {got:.4f}; a generated image's target is 0, so its half "
+                 f"of the loss is -log(1 - D(G(z)))")
+        if min(abs(got + math.log(d_real)), abs(got + math.log(1 - d_fake))) <= 1e-3:
+            fail(f"{what} returned {got:.4f}, one half of the loss; Loss_D adds errD_real "
+                 f"and errD_fake")
+        fail(f"{what} returned {got:.4f}; Loss_D is errD_real + errD_fake, the binary "
+             f"cross-entropies of D(x) against 1 and of D(G(z)) against 0")
+    return (f"-log D(x) - log(1 - D(G(z))) at {len(D_6_4)} pairs: 2 log 2 = "
+            f"{2 * math.log(2):.4f} at equilibrium")
 
 
 @exercise("6.5", "Parameters of a generator block", "compute", "generator_block_parameters")
@@ -204,3 +217,127 @@ def check_ema_update(ema_update):
              f"{(average - closed).abs().max():.3g}")
     return ("equal to decay * average + (1 - decay) * current for decays 0 to 0.999, inputs "
             "untouched, and to the closed form after 5 steps")
+
+
+def _reference_nearest(generated: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
+    """The check's own search, by another route than ``torch.cdist``: the RMS difference
+    over all C x H x W values from each generated image to every training image."""
+    diff = generated.double().flatten(1)[:, None, :] - train.double().flatten(1)[None, :, :]
+    return diff.pow(2).mean(dim=2).sqrt().min(dim=1).values
+
+
+def _image_sets():
+    """(generated, train, name) cases: digits-like 32 x 32 images with copies among them,
+    colour 8 x 8 images, and a pool where one generated image is a training one plus noise."""
+    g = torch.Generator().manual_seed(67)
+    tiny_train = torch.tensor([[[[1.0, -1.0], [-1.0, 1.0]]], [[[-1.0, -1.0], [-1.0, -1.0]]],
+                               [[[0.0, 0.0], [0.0, 0.0]]]])
+    tiny_gen = torch.tensor([[[[1.0, -1.0], [-1.0, 1.0]]], [[[0.5, 0.5], [0.5, 0.5]]]])
+    train = torch.rand(40, 1, 32, 32, generator=g) * 2 - 1
+    generated = torch.rand(6, 1, 32, 32, generator=g) * 2 - 1
+    generated[2] = train[17]  # a copy
+    generated[4] = (train[3] + 0.05 * torch.randn(1, 32, 32, generator=g)).clamp(-1, 1)
+    colour_train = torch.rand(25, 3, 8, 8, generator=g) * 2 - 1
+    colour_gen = torch.rand(4, 3, 8, 8, generator=g) * 2 - 1
+    colour_gen[0] = colour_train[24]
+    return [(tiny_gen, tiny_train, "two 2 x 2 images against three training images"),
+            (generated, train, "6 generated 32 x 32 images, one a training copy, against "
+                               "40 training images"),
+            (colour_gen, colour_train, "4 colour 8 x 8 images against 25 training images")]
+
+
+@exercise("6.7", "Distance to the nearest training image", "implement",
+          "nearest_training_distance")
+def check_nearest_training_distance(nearest_training_distance):
+    """min over training images of the RMS pixel difference, per generated image (N,)."""
+    for generated, train, name in _image_sets():
+        what = f"nearest_training_distance on {name}"
+        reply = call_full(nearest_training_distance, "nearest_training_distance",
+                          (generated, train))
+        got = reply.value
+        if any(reply.mutated):
+            fail(f"{what} changed the images it was given; work on copies")
+        if isinstance(got, np.ndarray):
+            got = torch.from_numpy(got)
+        if not isinstance(got, torch.Tensor) or got.shape != (len(generated),):
+            fail(f"{what} returned {show(got)}; return one distance per generated image, a "
+                 f"tensor of shape ({len(generated)},)")
+        got = got.double()
+        expected = _reference_nearest(generated, train)
+        # 1e-3: torch.cdist in float32 expands |x - y|^2 = |x|^2 + |y|^2 - 2 x.y, which
+        # leaves about 2e-4 where the distance is 0
+        if torch.allclose(got, expected, atol=1e-3):
+            continue
+        pixels = generated[0].numel()
+        flat_g, flat_t = generated.double().flatten(1), train.double().flatten(1)
+        euclid = torch.cdist(flat_g, flat_t).min(dim=1).values
+        if torch.allclose(got, euclid, atol=1e-3):
+            fail(f"{what} returned Euclidean distances; divide by the square root of the "
+                 f"number of values per image ({pixels}) to get the RMS difference of "
+                 f"section 6.10")
+        if torch.allclose(got, expected**2, atol=1e-3):
+            fail(f"{what} returned mean squared differences; take their square root")
+        fail(f"{what} differs from the RMS difference to the nearest training image by up "
+             f"to {(got - expected).abs().max().item():.3g} (the copy of a training image "
+             f"must give 0); compare every generated image with every training image over "
+             f"all its {pixels} values and keep the smallest")
+    return ("RMS pixel distances to the nearest training image, 0 for a copy, on grey "
+            "32 x 32 and colour 8 x 8 images")
+
+
+def _probe_sets():
+    """Two problems for a linear probe: random labels with more features than labelled
+    samples (a probe fitted there scores near chance 1/3 on fresh samples, and 1.0 on the
+    ones it was fitted on), and four Gaussian classes with features on unequal scales."""
+    g = torch.Generator().manual_seed(68)
+    noise = (torch.randn(30, 60, generator=g), torch.randint(0, 3, (30,), generator=g),
+             torch.randn(45, 60, generator=g), torch.randint(0, 3, (45,), generator=g))
+    means = torch.randn(4, 10, generator=g)
+    scale = torch.rand(10, generator=g) * 5 + 0.1
+    y_train, y_test = (torch.randint(0, 4, (n,), generator=g) for n in (200, 400))
+    x_train, x_test = ((means[y] + torch.randn(len(y), 10, generator=g)) * scale + 3
+                       for y in (y_train, y_test))
+    return noise, (x_train, y_train, x_test, y_test)
+
+
+def _reference_probe(train_x, train_y, test_x, test_y, ridge: float = 1e-3) -> float:
+    """Test accuracy of least squares onto one-hot labels, on standardised features."""
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+
+    def design(x):
+        x = ((x - mean) / std).double()
+        return torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+
+    a, targets = design(train_x), torch.nn.functional.one_hot(train_y).double()
+    w = torch.linalg.solve(a.T @ a + ridge * torch.eye(a.shape[1], dtype=a.dtype),
+                           a.T @ targets)
+    return float(((design(test_x) @ w).argmax(1) == test_y).double().mean())
+
+
+@exercise("6.8", "A linear probe on frozen features", "measure", "linear_probe")
+def check_linear_probe(linear_probe):
+    """Test accuracy of a linear classifier fitted on the training features only."""
+    noise, clusters = _probe_sets()
+    results = []
+    for (train_x, train_y, test_x, test_y), name in ((noise, "random labels"),
+                                                     (clusters, "four classes")):
+        what = (f"linear_probe on {name} ({len(train_x)} training and {len(test_x)} test "
+                f"samples of {train_x.shape[1]} features)")
+        got = as_float(call(linear_probe, "linear_probe", train_x.clone(), train_y.clone(),
+                            test_x.clone(), test_y.clone()), what)
+        if not 0 <= got <= 1:
+            fail(f"{what} returned {got:.4g}; an accuracy is the fraction of test samples "
+                 f"classified right, between 0 and 1")
+        results.append(got)
+    chance, accuracy = results
+    reference = _reference_probe(*clusters)
+    if chance > 0.7:
+        fail(f"linear_probe on random labels returned {chance:.3f}; no classifier can "
+             f"predict random labels of fresh samples (chance is 1/3), so it was scored on "
+             f"samples it was fitted on: fit on the training split, score on the test split")
+    if abs(accuracy - reference) > 0.03:
+        fail(f"linear_probe on four classes returned {accuracy:.3f}, but a linear classifier "
+             f"fitted on the training features scores {reference:.3f} on the test ones; fit "
+             f"one output per class (one-hot targets or a softmax) and predict the argmax")
+    return (f"{accuracy:.3f} on four classes (a least-squares probe scores {reference:.3f}) "
+            f"and {chance:.3f} on random labels, near chance: scored on unseen samples")

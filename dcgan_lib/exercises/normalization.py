@@ -14,7 +14,11 @@ LAYERS = [  # built by name on the learner's side (see _wire._layer); True: it l
     ("BatchNorm2d", True), ("InstanceNorm2d", False), ("GroupNorm", False),
     ("Identity", False), ("Sequential(Conv2d, BatchNorm2d, ReLU)", True),
     ("Sequential(Conv2d, GroupNorm)", False),
+    # A test of the type cannot tell these two: the first is a BatchNorm2d that uses a
+    # fixed reference batch, the second has no normalisation and reads its whole batch.
+    ("ReferenceBatchNorm2d", False), ("Sequential(Conv2d, MinibatchStd)", True),
 ]
+
 
 @exercise("3.1", "Measure the noise of a BatchNorm variance", "measure", "relative_variance_mse")
 def check_relative_variance_mse(relative_variance_mse):
@@ -41,7 +45,7 @@ def check_relative_variance_mse(relative_variance_mse):
     standard_error = (terms.std() / len(terms) ** 0.5).item()
     return (f"exact on three sets of batches; on 20,000 Gaussian batches of B = 4 it measures "
             f"{measured:.3f} +- {standard_error:.3f} against 2 / (B - 1) = "
-            f"{theory.bn_variance_relative_mse(4):.3f}")
+            f"{theory.unbiased_variance_relative_mse(4):.3f}")
 
 
 @exercise("3.2", "InstanceNorm by hand", "implement", "instance_norm")
@@ -76,6 +80,17 @@ def check_instance_norm(instance_norm):
     return "equal to F.instance_norm, independent of the rest of the batch"
 
 
+WHY = {
+    "ReferenceBatchNorm2d": "this BatchNorm2d normalises with a fixed reference batch, not "
+                            "with the batch it is given; measure the layer, do not read its "
+                            "type",
+    "Sequential(Conv2d, MinibatchStd)": "its last layer appends the batch's standard "
+                                        "deviation as a channel, so the first sample's "
+                                        "output changes with its batch mates; measure the "
+                                        "layer, do not read its type",
+}
+
+
 @exercise("3.3", "Does a normalisation leak the batch?", "measure", "leaks_batch")
 def check_leaks_batch(leaks_batch):
     """True exactly when a sample's output (in training mode) depends on its batch mates."""
@@ -88,26 +103,50 @@ def check_leaks_batch(leaks_batch):
                 isinstance(got, torch.Tensor) and got.numel() == 1):
             fail(f"leaks_batch({name}) returned {show(got)}; return True or False")
         if bool(got) != expected:
-            why = ("in training mode BatchNorm normalises with the batch's mean and variance"
-                   if expected else
-                   "its statistics come from each sample alone, so compare only the first "
-                   "sample's output between two batches that share it")
+            why = WHY.get(name) or (
+                "in training mode BatchNorm normalises with the batch's mean and variance"
+                if expected else
+                "its statistics come from each sample alone, so compare only the first "
+                "sample's output between two batches that share it")
             fail(f"leaks_batch({name}) returned {bool(got)}, expected {expected}: {why}")
-    return "BatchNorm leaks the batch; InstanceNorm, LayerNorm and no norm do not"
+    return ("measured right on 8 layers: BatchNorm and a minibatch-std layer leak the batch; "
+            "InstanceNorm, GroupNorm, no norm and a reference-batch BatchNorm do not")
+
+
+TOLERANCES_3_4 = (0.05, 0.1, 0.25, 0.5, 0.01)  # 0.05, 0.1, 0.25, 0.5: hit exactly at some B
+
+
+def _smallest_batch(estimator, tolerance: float) -> int:
+    return next(b for b in range(2, 10_000) if estimator(b) < tolerance)
 
 
 @exercise("3.4", "How large a batch?", "explain", "answer_3_4")
 def check_answer_3_4(answer_3_4):
-    got = call(answer_3_4, "answer_3_4")
-    if isinstance(got, float) and got.is_integer():
-        got = int(got)
-    if isinstance(got, bool) or not isinstance(got, int):
-        fail(f"answer_3_4() returned {show(got)}; return a whole batch size B")
-    expected = next(b for b in range(2, 1000) if theory.bn_variance_relative_mse(b) < 0.05)
-    if got == expected:
-        return f"B = {expected}, where 2 / (B - 1) = {2 / (expected - 1):.4f} < 0.05"
-    if got == expected - 1:
-        fail(f"answer_3_4() returned {got}, where 2 / (B - 1) is exactly 0.05; "
-             f"the question asks for the error to be below 0.05")
-    fail(f"answer_3_4() returned {got}, where 2 / (B - 1) = "
-         f"{2 / max(got - 1, 1e-9):.4g}; find the smallest B with 2 / (B - 1) < 0.05")
+    """The smallest B whose relative MSE is below a tolerance, for the unbiased S^2
+    (2 / (B - 1)) and for BatchNorm's biased variance ((2B - 1) / B^2)."""
+    estimators = (("unbiased", theory.unbiased_variance_relative_mse, "2 / (B - 1)"),
+                  ("biased", theory.biased_variance_relative_mse, "(2B - 1) / B^2"))
+    for tolerance in TOLERANCES_3_4:
+        what = f"answer_3_4({tolerance})"
+        got = call(answer_3_4, "answer_3_4", tolerance)
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            fail(f"{what} returned {show(got)}; return a pair of batch sizes "
+                 f"(for the unbiased S^2, for BatchNorm's biased variance)")
+        for value, (name, estimator, formula) in zip(got, estimators, strict=True):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                fail(f"{what} gave {show(value)} for the {name} variance; give a whole "
+                     f"batch size B")
+            expected = _smallest_batch(estimator, tolerance)
+            if value == expected:
+                continue
+            error = estimator(value) if value >= 2 else float("inf")
+            if value == expected - 1:
+                fail(f"{what} gave B = {value} for the {name} variance, where {formula} = "
+                     f"{error:.4g} is not below {tolerance}; the error must be strictly below")
+            fail(f"{what} gave B = {value} for the {name} variance, where {formula} = "
+                 f"{error:.4g}; find the smallest B with {formula} < {tolerance}")
+    unbiased, biased = (_smallest_batch(e, 0.05) for _, e, _ in estimators)
+    return (f"at {len(TOLERANCES_3_4)} tolerances; below 0.05, B = {unbiased} for S^2 and "
+            f"B = {biased} for BatchNorm's own biased variance")

@@ -44,9 +44,15 @@ def check_conv_output_size(conv_output_size):
         (9, 3, 2, 0, "floor((9 - 3) / 2) + 1 = 4"),
         (10, 3, 3, 1, "floor((10 + 2 - 3) / 3) + 1 = 4"),
         (7, 2, 2, 0, "floor((7 - 2) / 2) + 1 = 3: the last column is never covered"),
+        # Padding that the floor division cannot hide: at stride 1 every unit of padding
+        # shows, and an odd total (N + 2p - k) at stride 2 shows one more.
+        (5, 3, 1, 1, "a k=3, s=1, p=1 layer keeps the size: 5 + 2 - 3 + 1 = 5"),
+        (28, 5, 1, 2, "a k=5, s=1, p=2 layer keeps the size: 28 + 4 - 5 + 1 = 28"),
+        (32, 4, 2, 3, "floor((32 + 6 - 4) / 2) + 1 = 18: p = 3 pads each of the two sides"),
     ]
     _check_sizes(conv_output_size, "conv_output_size", theory.conv_output_size, cases)
-    return f"{len(cases)} layers, including strides that do not divide the input"
+    return (f"{len(cases)} layers, including strides that do not divide the input and "
+            f"padding the rounding cannot hide")
 
 
 def _check_sizes(learner_fn, name, reference, cases):
@@ -128,10 +134,49 @@ def _is_block(y, x, weight, leak, norm) -> bool:
         return False
 
 
+LAYERS_1_4 = {  # letter: (kernel, stride, padding, output padding), as the notebook lists
+    "a": (3, 2, 1, 1), "b": (4, 2, 1, 0), "c": (5, 2, 2, 1), "d": (3, 1, 1, 0)}
+
+
+def _overlap(kernel, stride, padding, output_padding) -> tuple[int, int, int]:
+    """(output length from 8 inputs, fewest and most contributions to an interior output),
+    measured on a layer whose weights and inputs are all ones."""
+    counts = nn.functional.conv_transpose1d(torch.ones(1, 1, 8), torch.ones(1, 1, kernel),
+                                            stride=stride, padding=padding,
+                                            output_padding=output_padding)[0, 0]
+    interior = counts[3:-3].int()
+    return counts.numel(), int(interior.min()), int(interior.max())
+
+
 @exercise("1.4", "Which layer avoids the checkerboard?", "explain", "answer_1_4")
 def check_answer_1_4(answer_1_4):
-    return multiple_choice(call(answer_1_4, "answer_1_4"), "answer_1_4()", {
+    """For each of four layers its output length and its fewest and most interior
+    contributions, then the letter of the one that doubles with an even overlap."""
+    got = call(answer_1_4, "answer_1_4")
+    shape = ("return a pair: a dict mapping each of 'a', 'b', 'c', 'd' to (output length, "
+             "fewest, most), and the letter of your choice")
+    if not isinstance(got, tuple | list) or len(got) != 2 or not isinstance(got[0], dict):
+        fail(f"answer_1_4() returned {show(got)}; {shape}")
+    table, choice = got
+    if sorted(table) != sorted(LAYERS_1_4):
+        fail(f"answer_1_4() gave a dict with keys {sorted(map(str, table))}; {shape}")
+    for letter, layer in LAYERS_1_4.items():
+        row = table[letter]
+        if not isinstance(row, tuple | list) or len(row) != 3 or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in row):
+            fail(f"answer_1_4() gave layer ({letter}) {show(row)}; give three whole numbers "
+                 f"(output length, fewest, most)")
+        length, fewest, most = _overlap(*layer)
+        k, s, p, op = layer
+        if row[0] != length:
+            fail(f"answer_1_4() gives layer ({letter}) an output length of {row[0]}, which is "
+                 f"not right: s (8 - 1) - 2p + k + output padding with k={k}, s={s}, p={p}")
+        if (row[1], row[2]) != (fewest, most):
+            fail(f"answer_1_4() gives layer ({letter}) interior counts from {row[1]} to "
+                 f"{row[2]}, which is not right: read the smallest and the largest of the "
+                 f"interior counts printed for k={k}, s={s}")
+    return multiple_choice(choice, "answer_1_4()", {
         "a": "k=3, s=2 gives interior counts 1 and 2: the stride does not divide the kernel",
         "c": "k=5, s=2 gives interior counts 2 and 3, still uneven",
         "d": "k=3, s=1, p=1 has even overlap but keeps the size instead of doubling it",
-    }, correct="b")
+    }, correct="b") + ", with the lengths and counts of all four layers"

@@ -79,16 +79,22 @@ def check_spiral_frequency(spiral_frequency):
     return "equal to sqrt(4 - (lg - ld)^2) / 2 and to 0 past |lg - ld| = 2"
 
 
+D_4_4 = (0.01, 0.1, 0.25, 0.5, 0.9, 0.001)  # D(G(z)): the chapter's 0.01 and others
+
+
 @exercise("4.4", "How much weaker is the minimax gradient?", "explain", "answer_4_4")
 def check_answer_4_4(answer_4_4):
-    got = as_float(call(answer_4_4, "answer_4_4"), "answer_4_4()")
-    d = 0.01
-    expected = (theory.generator_logit_grad(d, "non_saturating")
-                / theory.generator_logit_grad(d, "minimax"))
-    if abs(got - expected) <= 0.01 * expected:
-        return f"(1 - D) / D = {expected:.0f} at D = 0.01"
-    if abs(got * expected - 1) < 0.02:
-        fail(f"answer_4_4() returned {got:.4g}, the ratio upside down; the question asks how "
-             f"many times larger the non-saturating gradient is")
-    fail(f"answer_4_4() returned {got:.4g}; the logit gradients are -D (minimax) and "
-         f"-(1 - D) (non-saturating): divide them at D = 0.01")
+    """|non-saturating| / |minimax| logit gradient = (1 - D) / D, at six values of D."""
+    for d in D_4_4:
+        what = f"answer_4_4({d})"
+        got = as_float(call(answer_4_4, "answer_4_4", d), what)
+        expected = (theory.generator_logit_grad(d, "non_saturating")
+                    / theory.generator_logit_grad(d, "minimax"))
+        if abs(got - expected) <= 0.01 * expected:
+            continue
+        if abs(got * expected - 1) < 0.02:
+            fail(f"{what} returned {got:.4g}, the ratio upside down; the question asks how "
+                 f"many times larger the non-saturating gradient is")
+        fail(f"{what} returned {got:.4g}; the logit gradients are -D (minimax) and "
+             f"-(1 - D) (non-saturating): divide them at D = {d}")
+    return f"(1 - D) / D at {len(D_4_4)} values of D: 99 at D = 0.01, 1 at D = 1/2"
