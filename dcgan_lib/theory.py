@@ -158,10 +158,6 @@ def biased_variance_relative_mse(batch_size: int) -> float:
     return (2.0 * batch_size - 1.0) / batch_size**2
 
 
-# The older name, still used by the exercise checks, which ask about the unbiased estimator.
-bn_variance_relative_mse = unbiased_variance_relative_mse
-
-
 def linear_gan_eigenvalues(lambda_g: float, lambda_d: float) -> tuple[complex, complex]:
     """Eigenvalues of J = [[-lg, -1], [1, -ld]], the Jacobian of the linearised flow
     dtheta/dt = -phi - lg theta, dphi/dt = theta - ld phi:
