@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST as float tensors in [-1, 1].
+"""MNIST and Fashion-MNIST as float tensors in [-1, 1]; CIFAR-10 and CelebA in colour.
 
 The loader looks for the official IDX ``.gz`` files in a local folder first (the
 environment variable ``DCGAN_DATA``, then ``shared/data`` beside or above the working
@@ -9,6 +9,12 @@ reads it with numpy. Without a local copy it downloads through torchvision into
 MNIST digits are 28x28. The DCGAN stacks need a power of two, so the images are padded
 with 2 background pixels on every side to 32x32: the digit keeps its exact pixels and
 its size, and the border is the same black that already surrounds every digit.
+
+CIFAR-10 and CelebA (:func:`load_colour`) come through torchvision, which downloads them
+into a root folder and checks every file's md5; their images are scaled so the shorter side
+is ``image_size`` (64 by default, the DCGAN paper's size) and centre-cropped, like a folder
+of one's own images (:mod:`dcgan_lib.folder`). Where the files are absent and cannot be
+downloaded, :class:`DataError` says so in one sentence.
 """
 
 from __future__ import annotations
@@ -52,6 +58,15 @@ CLASSES = {
 }
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 CACHE = Path("~/.cache/dcgan-data").expanduser()
+COLOUR_DATASETS = ("cifar10", "celeba")
+_COLOUR = {  # torchvision's class, its training split, and where a reader gets the files
+    "cifar10": ("CIFAR10", {"train": True},
+                "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html in "
+                "ROOT"),
+    "celeba": ("CelebA", {"split": "train", "target_type": []},
+               "img_align_celeba.zip and the list_*.txt and identity_CelebA.txt files from "
+               "CelebA's Google Drive in ROOT/celeba"),
+}
 
 
 class DataError(RuntimeError):
@@ -206,3 +221,53 @@ def load(dataset: str = "mnist", split: str = "train", image_size: int = 32,
                               align_corners=False, antialias=image_size < 32)
     y = torch.from_numpy(labels.astype(np.int64))
     return x.to(device), y.to(device)
+
+
+def _first_line(exc: BaseException) -> str:
+    line = (str(exc).strip().splitlines() or ["no detail"])[0].rstrip(".")
+    return line if len(line) <= 100 else line[:99] + "…"
+
+
+def _torchvision_colour(dataset: str, root: Path):
+    """torchvision's training split of ``dataset`` under ``root``, downloaded if absent."""
+    import torchvision
+
+    name, split, files = _COLOUR[dataset]
+    try:
+        return getattr(torchvision.datasets, name)(str(root), download=True, **split)
+    except Exception as exc:  # offline, a mirror refusing, a quota, a failed md5 check
+        raise DataError(
+            f"{dataset} is not in {str(root)!r} and could not be downloaded "
+            f"({type(exc).__name__}: {_first_line(exc)}); run this where the internet is "
+            f"reachable (Colab), or put {files.replace('ROOT', str(root))} yourself "
+            f"(--data-dir {root})"
+        ) from None
+
+
+def load_colour(dataset: str = "cifar10", root=None, image_size: int = 64,
+                limit: int | None = None) -> torch.Tensor:
+    """The training images of CIFAR-10 or CelebA, ``(N, 3, image_size, image_size)`` in [-1, 1].
+
+    ``root``: the folder torchvision keeps the dataset in (default ``~/.cache/dcgan-data``);
+    torchvision downloads it there when it is absent and checks the files' md5s. Each image
+    is scaled so its shorter side is ``image_size`` and centre-cropped (CIFAR-10's 32x32
+    squares are only scaled). ``limit`` keeps the first ``limit`` images.
+    """
+    from .folder import square
+
+    _check_choice("dataset", dataset, COLOUR_DATASETS)
+    if image_size not in (16, 32, 64, 128, 256):
+        raise ValueError(f"image_size must be a power of two from 16 to 256, got {image_size!r}")
+    limit = positive_int_or_none("limit", limit)
+    root = Path(root).expanduser() if root is not None else CACHE
+    ds = _torchvision_colour(dataset, root)
+    if dataset == "cifar10":
+        x = to_unit_range(ds.data[:limit]).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
+        if image_size != 32:
+            x = F.interpolate(x, size=(image_size, image_size), mode="bilinear",
+                              align_corners=False, antialias=image_size < 32)
+        return x.clamp_(-1, 1)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    pixels = np.stack([np.asarray(square(ds[i][0].convert("RGB"), image_size), np.uint8)
+                       for i in range(n)])
+    return to_unit_range(pixels).permute(0, 3, 1, 2).contiguous()

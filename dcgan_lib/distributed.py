@@ -14,8 +14,12 @@ compute what one process computes with the whole minibatch.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import warnings
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -60,7 +64,10 @@ class PooledBatchNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         c, shape = x.shape[1], (1, x.shape[1], 1, 1)
         count = torch.full((1,), x.numel() // c, dtype=x.dtype, device=x.device)
-        sums = all_reduce(torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)), count]))
+        with warnings.catch_warnings():  # its successor in torch has no backward pass yet
+            warnings.simplefilter("ignore", FutureWarning)
+            sums = all_reduce(torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)),
+                                         count]))
         n = sums[-1]
         mean = sums[:c] / n
         var = sums[c:2 * c] / n - mean * mean
@@ -91,10 +98,11 @@ def pool_batchnorm(module: nn.Module) -> nn.Module:
 class SplitDiscriminator(nn.Module):
     """The discriminator inside DDP for its own update, and called directly for G's.
 
-    D's update feeds it images that need no gradient (the real batch, ``fake.detach()``):
-    through DDP, whose backward pass averages D's gradients between the processes. G's
-    update feeds it fakes that do need one, and asks only for G's gradients: DDP would wait
-    for D's, so that call goes to the same weights without DDP."""
+    D's update feeds it images that need no gradient (the real batch and
+    ``fake.detach()``): through DDP, whose backward pass averages D's gradients between
+    the processes. G's update feeds it fakes that do need one, and asks only for G's
+    gradients: DDP would wait for D's, so that call goes to the same weights without
+    DDP."""
 
     def __init__(self, ddp: nn.parallel.DistributedDataParallel):
         super().__init__()
@@ -105,8 +113,33 @@ class SplitDiscriminator(nn.Module):
 
 
 def wrap(netG: nn.Module, netD: nn.Module, device: torch.device):
-    """The two networks as the training step calls them in a run of several processes."""
+    """The two networks as the training step calls them, in a run of N processes."""
     ids = [device.index] if device.type == "cuda" else None
     ddpG = nn.parallel.DistributedDataParallel(netG, device_ids=ids)
     ddpD = nn.parallel.DistributedDataParallel(netD, device_ids=ids)
     return ddpG, SplitDiscriminator(ddpD)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``torchrun --nproc_per_node=N -m dcgan_lib.distributed --out DIR --seeds 0 1 2 ...``:
+    ``python -m dcgan_lib.train ...`` (the other options) once per seed with ``--sync-bn``
+    and once without, in one start of the N processes, into ``DIR/pooled-seedS`` and
+    ``DIR/apart-seedS``. Chapter 7 compares them with one process; starting N Python
+    processes costs more than these short runs."""
+    from .train import main as train_main
+
+    parser = argparse.ArgumentParser(prog="python -m dcgan_lib.distributed")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    args, rest = parser.parse_known_args(argv)
+    for seed in args.seeds:
+        for name, switch in (("pooled", "--sync-bn"), ("apart", "--no-sync-bn")):
+            out = Path(args.out) / f"{name}-seed{seed}"
+            status = train_main([*rest, switch, "--seed", str(seed), "--out", str(out)])
+            if status:
+                return status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -35,7 +35,8 @@ def image_files(path) -> list[Path]:
 
 
 def square(image, size: int):
-    """``image`` (a PIL image) scaled so its shorter side is ``size``, centre-cropped."""
+    """``image`` (a PIL image) scaled so its shorter side is ``size``, then the centred
+    ``size`` x ``size`` square cut out."""
     from PIL import Image
 
     w, h = image.size

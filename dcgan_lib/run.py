@@ -90,6 +90,8 @@ def training_images(cfg: TrainConfig, images=None) -> torch.Tensor:
     """``images`` checked against ``cfg`` (or ``cfg.dataset`` loaded), cut to ``cfg.limit``."""
     if images is None and cfg.dataset == "folder":
         return load_folder(cfg.data_dir, cfg.image_size, limit=cfg.limit)
+    if images is None and cfg.dataset in data_mod.COLOUR_DATASETS:
+        return data_mod.load_colour(cfg.dataset, cfg.data_dir, cfg.image_size, limit=cfg.limit)
     if images is None:
         return data_mod.load(cfg.dataset, "train", cfg.image_size, limit=cfg.limit)[0]
     if not isinstance(images, torch.Tensor):

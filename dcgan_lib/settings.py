@@ -13,12 +13,12 @@ import os
 from dataclasses import dataclass, field, fields
 
 from . import checks
-from .data import DATASETS
+from .data import COLOUR_DATASETS, DATASETS
 from .latent import DISTRIBUTIONS
 from .losses import GENERATOR_LOSSES
 from .models import DOWNSAMPLING, IMAGE_SIZES, NORMS
 
-TRAIN_DATASETS = (*DATASETS, "folder")
+TRAIN_DATASETS = (*DATASETS, *COLOUR_DATASETS, "folder")
 
 
 def setting(default, help: str, check=None, resume: bool = False, cli: dict | None = None):
@@ -70,10 +70,12 @@ def _seed(name, value):
 class TrainConfig:
     """Every setting of a training run (see each field's help); :meth:`validate` checks."""
 
-    dataset: str = setting("mnist", "mnist, fashion-mnist, or folder (your own images in "
-                           "--data-dir)", _choice(TRAIN_DATASETS), True)
+    dataset: str = setting("mnist", "mnist, fashion-mnist, cifar10, celeba (through "
+                           "torchvision), or folder (your own images in --data-dir)",
+                           _choice(TRAIN_DATASETS), True)
     data_dir: str | None = setting(None, "the folder of images for --dataset folder "
-                                   "(sub-folders too; try --image-size 64)", _folder, True)
+                                   "(sub-folders too), or torchvision's root for cifar10 and "
+                                   "celeba; try --image-size 64", _folder, True)
     image_size: int = setting(32, "image side in pixels, a power of two 16..256",
                               _image_size, True)
     latent_dim: int = setting(100, "length of the latent vector z", checks.positive_int, True)
@@ -127,9 +129,11 @@ class TrainConfig:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting; return self."""
         for f in fields(self):
             f.metadata["check"](f.name, getattr(self, f.name))
-        if (self.dataset == "folder") != (self.data_dir is not None):
-            raise ValueError(f"data_dir goes with dataset='folder' (and it needs one), got "
-                             f"dataset={self.dataset!r}, data_dir={self.data_dir!r}")
+        if (self.dataset == "folder" and self.data_dir is None) or (
+                self.dataset in DATASETS and self.data_dir is not None):
+            raise ValueError(f"data_dir goes with dataset='folder' (which needs one), "
+                             f"'cifar10' or 'celeba', got dataset={self.dataset!r}, "
+                             f"data_dir={self.data_dir!r}")
         if self.checkpoint_every and self.out is None:
             raise ValueError(f"checkpoint_every={self.checkpoint_every} needs an output "
                              f"folder: set out")

@@ -1,4 +1,4 @@
-"""The built book read as a newcomer reads it: Chromium, 1280 px wide, chapters 1-6.
+"""The built book read as a newcomer reads it: Chromium, 1280 px wide, chapters 1-7.
 
 Each test checks one thing a reader meets on every chapter page, and its failure lists what
 to fix, page by page (a snippet of the offending text, code or image):
@@ -33,7 +33,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HTML = Path(os.environ.get("DCGAN_BOOK_HTML", ROOT / "_build" / "html"))
 CHROMIUM = "/usr/bin/chromium"
-CHAPTERS = sorted(p.relative_to(HTML).as_posix() for p in HTML.glob("book/0[1-6]_*.html"))
+CHAPTERS = sorted(p.relative_to(HTML).as_posix() for p in HTML.glob("book/0[1-7]_*.html"))
 TRAINING_STEP_PAGE = "book/04_training_dynamics.html"
 FRONT_AND_BACK = [p for p in ("book/intro.html", "book/claims.html")
                   if (HTML / p).is_file()]
@@ -306,8 +306,8 @@ def report(page: str, what: str, items: list[str]) -> str:
     return f"{page}: {what} ({len(items)}):\n  {listed}"
 
 
-def test_the_book_has_its_six_chapter_pages():
-    assert len(CHAPTERS) == 6, f"chapter pages in {HTML}/book: {CHAPTERS}"
+def test_the_book_has_its_seven_chapter_pages():
+    assert len(CHAPTERS) == 7, f"chapter pages in {HTML}/book: {CHAPTERS}"
 
 
 @pytest.mark.parametrize("page", CHAPTERS)

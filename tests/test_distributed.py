@@ -1,6 +1,7 @@
 """Training on two CPU processes with torchrun (gloo): the same run as one process with the
 whole minibatch when BatchNorm pools its statistics, and a lost process ends the job."""
 
+import json
 import os
 import signal
 import socket
@@ -116,3 +117,18 @@ def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
                           env=environment(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "written by a run of 2 process(es), this run has 1" in done.stderr
+
+
+def test_one_start_of_the_processes_trains_each_seed_pooled_and_apart(tmp_path):
+    args = [*TINY, "--max-steps", "2", "--batch-size", "16"]
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+         f"--master_port={free_port()}", "-m", "dcgan_lib.distributed", "--out", str(tmp_path),
+         "--seeds", "0", "1", *args],
+        env=environment(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for seed in (0, 1):
+        for name, sync_bn in (("pooled", True), ("apart", False)):
+            record = json.loads((tmp_path / f"{name}-seed{seed}" / "record.json").read_text())
+            assert (record["world_size"], record["config"]["sync_bn"],
+                    record["config"]["seed"], record["steps"]) == (2, sync_bn, seed, 2)

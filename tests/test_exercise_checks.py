@@ -353,6 +353,30 @@ WRONG = [
         (yt == y.mode().values).double().mean().item()),
     ("6.8", "the error rate", lambda x, y, xt, yt: 1 - _probe(x, y, xt, yt)),
     ("6.8", "a percentage", lambda x, y, xt, yt: 100 * _probe(x, y, xt, yt)),
+    ("7.1", "the global batch, not the slice", lambda n, p, sync: (2 * n - 1) / n**2),
+    ("7.1", "the unbiased variance's 2 / (b - 1)", lambda n, p, sync:
+        2 / ((n if sync else n // p) - 1)),
+    ("7.1", "sync_bn ignored", lambda n, p, sync: (2 * (n // p) - 1) / (n // p) ** 2),
+    ("7.1", "the number of processes as b", lambda n, p, sync: (2 * p - 1) / p**2),
+    ("7.2", "the mean of the processes' variances", lambda s, q, n: (
+        (s.sum(0) / n.sum()), (q / n[:, None] - (s / n[:, None]) ** 2).mean(0))),
+    ("7.2", "the mean of the processes' means", lambda s, q, n: (
+        (s / n[:, None]).mean(0), q.sum(0) / n.sum() - (s.sum(0) / n.sum()) ** 2)),
+    ("7.2", "the unbiased variance", lambda s, q, n: (
+        s.sum(0) / n.sum(), (q.sum(0) - s.sum(0) ** 2 / n.sum()) / (n.sum() - 1))),
+    ("7.2", "the mean squared not subtracted", lambda s, q, n: (
+        s.sum(0) / n.sum(), q.sum(0) / n.sum())),
+    ("7.3", "the unbiased variance", lambda x, p: (
+        (x.reshape(p, x.shape[0] // p, -1).var(dim=1) - 1) ** 2).mean().item()),
+    ("7.3", "the whole minibatch, not split", lambda x, p: (
+        (x.var(dim=0, unbiased=False) - 1) ** 2).mean().item()),
+    ("7.3", "interleaved rows instead of slices", lambda x, p: (
+        (x.reshape(x.shape[0] // p, p, -1).var(dim=0, unbiased=False) - 1) ** 2).mean().item()),
+    ("7.3", "absolute instead of squared error", lambda x, p: (
+        x.reshape(p, x.shape[0] // p, -1).var(dim=1, unbiased=False) - 1).abs().mean().item()),
+    ("7.4", "gradient of 32, BatchNorm over 128", lambda: "a"),
+    ("7.4", "32 images in all", lambda: "b"),
+    ("7.4", "BatchNorm over all 128 without --sync-bn", lambda: "c"),
 ]
 
 
@@ -381,7 +405,7 @@ def test_every_chapter_has_at_least_four_exercises_of_mixed_kinds():
     chapters = {}
     for exercise in EXERCISES.values():
         chapters.setdefault(exercise.id.split(".")[0], []).append(exercise.kind)
-    assert sorted(chapters) == ["1", "2", "3", "4", "5", "6"]
+    assert sorted(chapters) == ["1", "2", "3", "4", "5", "6", "7"]
     assert all(len(kinds) >= 4 for kinds in chapters.values()), chapters
     assert {k for kinds in chapters.values() for k in kinds} == {
         "compute", "implement", "measure", "explain"}

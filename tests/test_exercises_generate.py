@@ -53,7 +53,7 @@ def test_committed_learner_notebooks_match_their_sources():
 
 
 def test_there_is_one_learner_notebook_per_chapter():
-    assert [p.name[:2] for p in LEARNERS] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in LEARNERS] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 def test_generate_check_exits_nonzero_on_a_stale_learner_notebook(tmp_path, monkeypatch,

@@ -61,7 +61,8 @@ def test_resume_must_match_the_settings_that_change_the_run():
 @pytest.mark.parametrize(("change", "message"), [
     ({"width": 0}, "width must be a positive integer, got 0"),
     ({"dataset": "cifar"},
-     "dataset must be one of 'mnist', 'fashion-mnist', 'folder', got 'cifar'"),
+     "dataset must be one of 'mnist', 'fashion-mnist', 'cifar10', 'celeba', 'folder', "
+     "got 'cifar'"),
     ({"leak": 1.0}, r"leak must be a number in \[0, 1\), got 1.0"),
     ({"lr": float("nan")}, "lr must be a positive finite number, got nan"),
     ({"limit": 0}, "limit must be a positive integer or None, got 0"),

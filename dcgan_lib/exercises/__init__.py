@@ -16,7 +16,7 @@ the learner's code in a kernel of its own (``grade``)::
     python -m dcgan_lib.exercises grade PATH.ipynb ... [--json]
 
 The checks live in one module per chapter: ``principles``, ``activations``,
-``normalization``, ``training_dynamics``, ``latent_space``, ``hands_on``.
+``normalization``, ``training_dynamics``, ``latent_space``, ``hands_on``, ``scaling``.
 
 Adding an exercise N.M: write its check in the chapter's module with the ``@exercise``
 decorator (the id, a title, its kind, the names it takes from the notebook), calling the
@@ -63,6 +63,12 @@ from dcgan_lib.exercises.principles import (
     check_conv_transpose_output_size,
     check_discriminator_block,
 )
+from dcgan_lib.exercises.scaling import (
+    check_answer_7_4,
+    check_measure_split_noise,
+    check_per_process_noise,
+    check_pooled_mean_var,
+)
 from dcgan_lib.exercises.training_dynamics import (
     check_answer_4_4,
     check_non_saturating_loss,
@@ -81,4 +87,6 @@ __all__ = [
     "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
     "check_answer_6_4", "check_generator_block_parameters", "check_ema_update",
     "check_nearest_training_distance", "check_linear_probe",
+    "check_per_process_noise", "check_pooled_mean_var", "check_measure_split_noise",
+    "check_answer_7_4",
 ]
