@@ -374,9 +374,11 @@ WRONG = [
         (x.reshape(x.shape[0] // p, p, -1).var(dim=0, unbiased=False) - 1) ** 2).mean().item()),
     ("7.3", "absolute instead of squared error", lambda x, p: (
         x.reshape(p, x.shape[0] // p, -1).var(dim=1, unbiased=False) - 1).abs().mean().item()),
-    ("7.4", "gradient of 32, BatchNorm over 128", lambda: "a"),
-    ("7.4", "32 images in all", lambda: "b"),
-    ("7.4", "BatchNorm over all 128 without --sync-bn", lambda: "c"),
+    ("7.4", "gradient of one process's batch", lambda n, b, sync: (b, b)),
+    ("7.4", "--batch-size read as the total", lambda n, b, sync: (b, b // n)),
+    ("7.4", "BatchNorm always over every process", lambda n, b, sync: (n * b, n * b)),
+    ("7.4", "--sync-bn ignored", lambda n, b, sync: (n * b, b)),
+    ("7.4", "the letter of the old question", lambda n, b, sync: "d"),
 ]
 
 
@@ -603,6 +605,9 @@ GUESS = {
     # 6.4: one number, 2 log 2 = 1.386 within 0.001, printed by the cell above it; a guess
     # in [0, 2] lands there 0.1 % of the time. Now Loss_D at five pairs (D(x), D(G(z))).
     "6.4": (2 * 0.001 / 2, 0.0),
+    # 7.4: a letter, 1 in 4, as first written. Now the pair (images per gradient step,
+    # images per BatchNorm) for six runs, whose answers differ: no constant pair passes.
+    "7.4": (1 / 4, 0.0),
 }
 EXPLAIN = sorted(i for i, e in EXERCISES.items() if e.kind == "explain")
 
@@ -624,6 +629,9 @@ def _random_guess(ex_id: str, rng: np.random.Generator):
     if ex_id == "3.4":
         pair = (int(rng.integers(2, 101)), int(rng.integers(2, 101)))
         return lambda tolerance: pair
+    if ex_id == "7.4":
+        pair = (int(rng.integers(1, 513)), int(rng.integers(1, 513)))
+        return lambda processes, batch_size, sync_bn: pair
     low, high = {"2.4": (1, 10), "4.4": (1, 100), "5.3": (0, 1), "6.4": (0, 2)}[ex_id]
     value = float(rng.uniform(low, high))
     return lambda *args: value
@@ -650,12 +658,14 @@ def test_no_single_number_passes_a_numeric_explain_check(ex_id, solutions):
         hands_on,
         latent_space,
         normalization,
+        scaling,
         training_dynamics,
     )
 
     cases = {"2.4": activations.CASES_2_4, "3.4": [(t,) for t in normalization.TOLERANCES_3_4],
              "4.4": [(d,) for d in training_dynamics.D_4_4],
-             "5.3": [(t,) for t in latent_space.T_5_3], "6.4": hands_on.D_6_4}[ex_id]
+             "5.3": [(t,) for t in latent_space.T_5_3], "6.4": hands_on.D_6_4,
+             "7.4": scaling.CASES_7_4}[ex_id]
     exercise = EXERCISES[ex_id]
     solution = solutions[ex_id.split(".")[0]][exercise.names[0]]
     for args in cases:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from dcgan_lib import theory
-from dcgan_lib.exercises._core import as_float, call, exercise, fail, multiple_choice, show
+from dcgan_lib.exercises._core import as_float, call, exercise, fail, show
 
 
 @exercise("7.1", "BatchNorm's noise on each process", "compute", "per_process_noise")
@@ -91,12 +91,22 @@ def check_measure_split_noise(measure_split_noise):
             f"{theory.biased_variance_relative_mse(16):.4f} at b = 16")
 
 
+CASES_7_4 = [(4, 32, False), (4, 32, True), (2, 64, False), (8, 16, True), (1, 128, False),
+             (3, 20, False)]  # (processes, batch_size, sync_bn)
+
+
 @exercise("7.4", "What --batch-size means", "explain", "answer_7_4")
 def check_answer_7_4(answer_7_4):
-    options = {
-        "a": "the gradient is averaged over all 4 x 32 images, but each BatchNorm sees "
-             "only its own process's 32",
-        "b": "--batch-size is per process, so a step sees 4 x 32 = 128 images, not 32",
-        "c": "without --sync-bn each process normalises with its own images' statistics",
-    }
-    return multiple_choice(call(answer_7_4, "answer_7_4"), "answer_7_4()", options, "d")
+    for processes, batch_size, sync_bn in CASES_7_4:
+        what = f"answer_7_4({processes}, {batch_size}, sync_bn={sync_bn})"
+        got = call(answer_7_4, "answer_7_4", processes, batch_size, sync_bn)
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            fail(f"{what} returned {show(got)}; return a pair (images in one gradient "
+                 f"step, images one BatchNorm layer normalises over)")
+        gradient, norm = (as_float(v, what) for v in got)
+        expected = (processes * batch_size, processes * batch_size if sync_bn else batch_size)
+        if (gradient, norm) != expected:
+            fail(f"{what} returned ({gradient:g}, {norm:g}), expected {expected}: "
+                 f"--batch-size is per process and DDP averages the gradient over every "
+                 f"process; BatchNorm pools its statistics only with --sync-bn")
+    return f"right in all {len(CASES_7_4)} cases"
