@@ -1,6 +1,6 @@
 """The two-dimensional toy GAN: a ring of eight Gaussians, two small MLPs, a loop of seconds.
 
-The data are the standard mode-collapse benchmark of Metz et al. (2016) and Srivastava et
+The data are the standard mode-collapse benchmark of Metz et al. (2017) and Srivastava et
 al. (2017): a mixture of ``MODES = 8`` Gaussians of standard deviation ``STD = 0.02``
 whose centres sit evenly on a circle of radius ``RADIUS = 2``. A generator that covers the
 ring puts samples near all eight centres; a collapsed one puts them near a few.
@@ -83,7 +83,7 @@ def near_centres(samples, centres, std):
 
 
 def count_modes(samples, centres, std, min_count):
-    """Centres with at least ``min_count`` samples within 3 std: an int tensor, one per run."""
+    """Centres with at least ``min_count`` samples within 3 std, one count per run."""
     return (near_centres(samples, centres, std).sum(-2) >= min_count).sum(-1)
 
 
@@ -110,8 +110,8 @@ def high_quality_share(samples: torch.Tensor, centres: torch.Tensor, std: float 
 # ------------------------------------------------------------------------ the networks
 
 def init_mlp(sizes, generators):
-    """Weights ``(S, fan_in, fan_out)`` and biases ``(S, 1, fan_out)`` for ``S`` MLPs, one
-    per generator, each drawn as ``nn.Linear`` draws them: U(-1/sqrt(fan_in), +)."""
+    """Weights ``(S, fan_in, fan_out)`` and biases ``(S, 1, fan_out)`` for ``S`` MLPs,
+    one per generator, drawn as ``nn.Linear`` draws them: U(-1/sqrt(fan_in), +)."""
     params = []
     for fan_in, fan_out in pairwise(sizes):
         bound = 1 / math.sqrt(fan_in)
@@ -122,7 +122,8 @@ def init_mlp(sizes, generators):
 
 
 def mlp(params, x, activation):
-    """``S`` MLPs at once: ``x`` is ``(S, B, fan_in)``; linear, activation, ..., linear."""
+    """``S`` MLPs at once on ``x`` of shape ``(S, B, fan_in)``: linear, activation, ...,
+    linear."""
     layers = len(params) // 2
     for i in range(layers):
         x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])  # b + x W, per seed
@@ -179,7 +180,8 @@ def toy_step(netG, netD, optG, optD, real, noise):
 
 
 def train_runs(seeds, s: ToySettings, centres, std):
-    """Train one toy GAN per seed, side by side; frames every ``s.sample_every`` steps."""
+    """One toy GAN per seed, trained side by side; a frame every ``s.sample_every``
+    steps."""
     streams = [torch.Generator().manual_seed(seed) for seed in seeds]
     netG = init_mlp([s.latent_dim, s.hidden, s.hidden, 2], streams)
     netD = init_mlp([2, s.hidden, s.hidden, 1], streams)
@@ -259,7 +261,7 @@ def _checked_settings(settings, overrides) -> ToySettings:
 def frame_image(points, centres, size: int = 128, extent: float = 2.6) -> np.ndarray:
     """A ``(size, size)`` grey picture in [0, 1] of one frame's points for
     :func:`dcgan_lib.viz.frames_player`: white background, a grey disc at each centre
-    (where the data are), generated points in black; ``extent`` is the half-width shown."""
+    (where the data are), generated points in black; ``extent``: half-width shown."""
     image = np.ones((size, size))
     scale = (size - 1) / (2 * extent)
     yy, xx = np.mgrid[0:size, 0:size]
