@@ -1,19 +1,20 @@
-"""The two-dimensional toy GAN: a ring of eight Gaussians, two small MLPs, a loop of seconds.
+"""The two-dimensional toy GAN: a ring of eight Gaussians, two small MLPs, seconds to train.
 
-The data are the standard mode-collapse benchmark of Metz et al. (2017) and Srivastava et
-al. (2017): a mixture of ``MODES = 8`` Gaussians of standard deviation ``STD = 0.02``
-whose centres sit evenly on a circle of radius ``RADIUS = 2``. A generator that covers the
-ring puts samples near all eight centres; a collapsed one puts them near a few.
+The data are the standard mode-collapse benchmark of Metz et al. (2017), also used by
+Srivastava et al. (2017): a mixture of ``MODES = 8`` Gaussians of standard deviation
+``STD = 0.02`` whose centres sit evenly on a circle of radius ``RADIUS = 2``. A generator
+that covers the ring puts samples near all eight centres; a collapsed one, near a few.
 
 Two numbers score a set of samples (Srivastava et al. 2017; Lin et al. 2018):
 
-- ``high_quality_share``: the share of samples within 3 standard deviations of some centre;
+- ``high_quality_share``: the share of samples within 3 standard deviations of a centre;
 - ``modes_covered``: the number of centres with at least ``min_count`` samples within
   3 standard deviations (Lin et al. call a mode lost below 20 of 2,500 samples).
 
-:func:`train` trains several independent GANs side by side, one per seed: every weight has
-a leading axis with one entry per seed, so that one batched matrix product steps them all,
-and each seed has its own random stream (its run does not depend on its neighbours). It
+:func:`train` trains several independent GANs side by side, one per seed: every weight
+has a leading axis with one entry per seed, so that one batched matrix product steps them
+all, and each seed has its own random stream (its run does not depend on its neighbours,
+up to rounding that grows over long runs). It
 records the generator's samples on fixed noise every ``sample_every`` steps (the frames)
 and both scores per frame. The public functions check their arguments and call short
 cores that a chapter shows (``mlp``, ``toy_step``, ``train_runs``, ``count_modes``).
