@@ -274,6 +274,16 @@ WRONG = [
     ("4.4", "the non-saturating gradient itself", lambda d: 1 - d),
     ("4.4", "1 / D", lambda d: 1 / d),
     ("4.4", "the chapter's case for every D", lambda d: 99.0),
+    ("4.5", "3 std forgotten", lambda x, c, std, m:
+        int(((torch.cdist(x, c) < std).sum(0) >= m).sum())),
+    ("4.5", "samples counted, not modes", lambda x, c, std, m:
+        int((torch.cdist(x, c) < 3 * std).any(1).sum())),
+    ("4.5", "squared distance against 3 std", lambda x, c, std, m:
+        int(((torch.cdist(x, c) ** 2 < 3 * std).sum(0) >= m).sum())),
+    ("4.5", "one sample makes a mode", lambda x, c, std, m:
+        int(((torch.cdist(x, c) < 3 * std).sum(0) >= 1).sum())),
+    ("4.5", "more than min_count required", lambda x, c, std, m:
+        int(((torch.cdist(x, c) < 3 * std).sum(0) > m).sum())),
     ("5.1", "linear interpolation", lambda z0, z1, t: (1 - t) * z0 + t * z1),
     ("5.1", "weights swapped", lambda z0, z1, t: _slerp(z0, z1, t, swap=True)),
     ("5.1", "dot product over the batch axis", lambda z0, z1, t:

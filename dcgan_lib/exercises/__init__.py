@@ -71,6 +71,7 @@ from dcgan_lib.exercises.scaling import (
 )
 from dcgan_lib.exercises.training_dynamics import (
     check_answer_4_4,
+    check_modes_covered,
     check_non_saturating_loss,
     check_smoothed_d_loss,
     check_spiral_frequency,
@@ -82,7 +83,8 @@ __all__ = [
     "check_answer_1_4", "check_leaky_relu", "check_mean_gradient", "check_output_grad",
     "check_answer_2_4", "check_relative_variance_mse", "check_instance_norm",
     "check_leaks_batch", "check_answer_3_4", "check_non_saturating_loss",
-    "check_smoothed_d_loss", "check_spiral_frequency", "check_answer_4_4", "check_slerp",
+    "check_smoothed_d_loss", "check_spiral_frequency", "check_answer_4_4", "check_modes_covered",
+    "check_slerp",
     "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic",
     "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
     "check_answer_6_4", "check_generator_block_parameters", "check_ema_update",

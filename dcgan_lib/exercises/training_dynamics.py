@@ -98,3 +98,49 @@ def check_answer_4_4(answer_4_4):
         fail(f"{what} returned {got:.4g}; the logit gradients are -D (minimax) and "
              f"-(1 - D) (non-saturating): divide them at D = {d}")
     return f"(1 - D) / D at {len(D_4_4)} values of D: 99 at D = 0.01, 1 at D = 1/2"
+
+
+def _points_at(centre, distance, count, generator):
+    """``count`` points at ``distance`` from ``centre``, in random directions."""
+    angle = 2 * math.pi * torch.rand(count, generator=generator)
+    return centre + distance * torch.stack([angle.cos(), angle.sin()], 1)
+
+
+def _modes_cases():
+    """(samples, centres, std, min_count, why) cases with a known number of covered modes."""
+    from dcgan_lib import toy
+
+    g = torch.Generator().manual_seed(45)
+    ring = toy.ring_centres()
+    # on the ring (std 0.02, 3 std = 0.06, 20 needed): mode 0 has exactly 20 samples at
+    # 0.05 (covered), mode 1 only 19 (not), mode 2 30 at 0.03 (covered, beyond 1 std),
+    # mode 3 40 at 0.1 (outside 3 std, though 0.1^2 < 0.06), the rest none
+    parts = [_points_at(ring[0], 0.05, 20, g), _points_at(ring[1], 0.01, 19, g),
+             _points_at(ring[2], 0.03, 30, g), _points_at(ring[3], 0.1, 40, g)]
+    x = torch.cat(parts)
+    cases = [(x[torch.randperm(len(x), generator=g)], ring, 0.02, 20,
+              "2: modes 0 and 2 (mode 1 has 19 samples, mode 3's lie outside 3 std)")]
+    line = torch.tensor([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    x = torch.cat([_points_at(line[0], 0.25, 5, g), _points_at(line[2], 0.29, 7, g),
+                   _points_at(line[1], 0.35, 9, g)])
+    cases.append((x, line, 0.1, 5, "2: the outer two centres (the middle one's samples "
+                                   "lie 0.35 away, outside 3 std = 0.3)"))
+    cases.append((torch.zeros(0, 2) + ring[0], ring, 0.02, 1, "0: there are no samples"))
+    spread = toy.sample_ring(400, torch.Generator().manual_seed(3))
+    cases.append((spread, ring, 0.02, 20, "8: samples of the ring itself"))
+    return cases
+
+
+@exercise("4.5", "Count the modes a toy generator covers", "implement", "modes_covered")
+def check_modes_covered(modes_covered):
+    """Centres with at least min_count samples within 3 std, as an integer."""
+    for samples, centres, std, min_count, why in _modes_cases():
+        what = (f"modes_covered(a tensor of {len(samples)} samples, {len(centres)} centres, "
+                f"std={std}, min_count={min_count})")
+        got = as_float(call(modes_covered, "modes_covered", samples.clone(), centres.clone(),
+                            std, min_count), what)
+        expected = int(why.split(":")[0])
+        if got != expected:
+            fail(f"{what} returned {got:g}, expected {why}; a mode counts when at least "
+                 f"min_count samples lie within 3 * std of its centre (plain distance)")
+    return "counts the centres with at least min_count samples within 3 std"
