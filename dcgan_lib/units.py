@@ -75,8 +75,9 @@ def ablated_images(generator, z, layer, channels):
 def _check_filters(filters) -> torch.Tensor:
     if not isinstance(filters, torch.Tensor) or filters.dim() != 4 \
             or min(filters.shape[2:]) < 2 or not filters.is_floating_point():
+        got = tuple(filters.shape) if isinstance(filters, torch.Tensor) else filters
         raise ValueError(f"filters must be a float tensor (F, C, kh, kw) with kh, kw >= 2, "
-                         f"got {tuple(filters.shape) if isinstance(filters, torch.Tensor) else filters!r}")
+                         f"got {got!r}")
     if (filters.flatten(1).abs().sum(1) == 0).any():
         raise ValueError("filters holds an all-zero filter, whose smoothness is undefined")
     return filters.detach()
