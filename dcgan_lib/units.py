@@ -119,7 +119,8 @@ def strongest_patches(conv: nn.Conv2d, images: torch.Tensor, n: int) -> torch.Te
 @torch.no_grad()
 def top_patches(conv, images, n):
     """``strongest_patches`` without its checks."""
-    patches = F.unfold(images, conv.kernel_size, padding=conv.padding, stride=conv.stride)
+    cut = dict(kernel_size=conv.kernel_size, padding=conv.padding, stride=conv.stride)
+    patches = F.unfold(images, **cut)  # (N, C * kh * kw, positions)
     patches = patches.transpose(1, 2).flatten(0, 1)  # (N * positions, C * kh * kw)
     response = patches @ conv.weight.flatten(1).T  # (N * positions, F), bias aside
     strongest = response.topk(n, dim=0).indices  # (n, F)
