@@ -8,7 +8,8 @@ tensor of ``T`` such numbers; a 1-D ``t`` adds a leading axis of length ``T``:
     z0, z1 (B, D)   t number -> (B, D)     t (T,) -> (T, B, D)
 
 Spherical interpolation here walks the great circle between the two directions and
-interpolates the norm linearly (White, 2016):
+interpolates the norm linearly, a variant of the slerp White (2016) proposed for latents
+(his is the plain great-circle formula below, applied to the vectors as they are):
 
     slerp(z0, z1, t) = ((1 - t)|z0| + t|z1|) * (sin((1 - t)W) u0 + sin(tW) u1) / sin W,
 
