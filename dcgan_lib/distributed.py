@@ -112,6 +112,14 @@ class SplitDiscriminator(nn.Module):
         return self.ddp.module(x) if x.requires_grad else self.ddp(x)
 
 
+def mean_over_processes(stats: torch.Tensor, world: int) -> torch.Tensor:
+    """The mean over every process of ``stats``, each process's means over its equal slice
+    of the minibatch: the numbers of the whole minibatch, as one process would log them."""
+    total = stats.detach().clone()
+    dist.all_reduce(total)
+    return total / world
+
+
 def wrap(netG: nn.Module, netD: nn.Module, device: torch.device):
     """The two networks as the training step calls them, in a run of N processes."""
     ids = [device.index] if device.type == "cuda" else None

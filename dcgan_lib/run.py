@@ -233,6 +233,8 @@ class Run:
         else:
             stats = step_on(self.stepG, self.stepD, self.optG, self.optD,
                             self.x[idx].to(self.device), self.cfg, self.rank, self.world)
+        if self.world > 1:
+            stats = distributed.mean_over_processes(stats, self.world)
         self.step += 1
         self.history.add(self.step, epoch, self.seconds, stats)
         if len(self.history.pending) >= self.sync_every:

@@ -56,11 +56,20 @@ def largest_difference(a: dict, b: dict) -> float:
     return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
+def logged(out) -> list[float]:
+    """The first step's errD, errG, D(x), D(G(z)) before and after D's update."""
+    history = json.loads((out / "record.json").read_text())["history"]
+    return [history[key][0] for key in ("errD", "errG", "D_x", "D_G_z1", "D_G_z2")]
+
+
 def test_one_step_on_two_processes_with_pooled_batchnorm_is_the_one_process_step(tmp_path):
     whole = run(1, tmp_path / "one", 1, 32)
     pooled = run(2, tmp_path / "pooled", 1, 16, "--sync-bn")
     apart = run(2, tmp_path / "apart", 1, 16)
     pooled_gap, apart_gap = largest_difference(whole, pooled), largest_difference(whole, apart)
+    # the logged numbers are the whole minibatch's: process 0 records the mean over both
+    losses = [logged(tmp_path / name) for name in ("one", "pooled")]
+    assert max(abs(a - b) for a, b in zip(*losses, strict=True)) < 1e-6, losses
     # float32 sums split across two processes: a few units in the last place of weights ~0.1
     assert pooled_gap < 1e-6
     # each process normalising its own 16 images is a different computation
