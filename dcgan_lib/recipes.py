@@ -55,9 +55,11 @@ SEARCH = {
     "linear decay, TTUR": dict(lr_decay_steps=SEARCH_STEPS, lr_g=1e-4, lr_d=4e-4),
 }
 
-# The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run, and
-# every run repeated with each of ``GUIDELINE_SEEDS`` so that the spread between seeds can
-# be set beside the difference between settings.
+# The DCGAN guidelines, each against its control: one setting changed per run, and every
+# run repeated with each of ``GUIDELINE_SEEDS`` so that the spread between seeds can be set
+# beside the difference between settings. The control is the DCGAN baseline, except for a
+# run listed in ``GUIDELINE_CONTROLS``: "no norm in D" with PyTorch's initialisation is
+# compared with the baseline under that same initialisation.
 GUIDELINE_BASE = dict(dataset="mnist", width=16, batch_size=64, epochs=2, max_steps=1000)
 GUIDELINE_SEEDS = (0, 1, 2)
 GUIDELINES = {
@@ -68,7 +70,21 @@ GUIDELINES = {
     "pooling in D": {"downsample": "pool"},
     "minimax G loss": {"g_loss": "minimax"},
     "uniform latent": {"latent_dist": "uniform"},
+    "PyTorch init": {"init": "default"},
+    "no norm in D, PyTorch init": {"d_norm": "none", "init": "default"},
+    "no norm in G": {"g_norm": "none"},
+    "LeakyReLU in G": {"g_leak": 0.2},
+    "no tanh in G": {"g_output": "linear"},
+    "FC layer in D": {"d_hidden": 128},
+    "Adam β1 = 0.9": {"beta1": 0.9},
 }
+GUIDELINE_CONTROLS = {"no norm in D, PyTorch init": "PyTorch init"}
+
+
+def guideline_control(name: str) -> str:
+    """The run that guideline ``name`` is compared with: the baseline unless listed in
+    ``GUIDELINE_CONTROLS``."""
+    return GUIDELINE_CONTROLS.get(name, "baseline (DCGAN)")
 
 
 
@@ -215,7 +231,10 @@ def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> d
     m = evaluate(result.generator.cpu(), cfg.dataset, n=n, latent_dist=cfg.latent_dist,
                  classifier=classifier)
     h = result.history
+    fake = sample_images(result.generator.cpu(), n, EVAL_SEED, cfg.latent_dist)
     return {"name": name, "seed": seed, "change": GUIDELINES[name],
+            "control": guideline_control(name),
+            "outside_pixel_range": float((fake.abs() > 1).double().mean()),
             "config": dataclasses.asdict(cfg), "command": command, "trained_on": trained_on(),
             "seconds": h["seconds"][-1], "steps": h["step"][-1],
             "final_D_x": float(np.mean(h["D_x"][-50:])),
@@ -245,7 +264,11 @@ def run_guidelines(names=None, seeds=GUIDELINE_SEEDS, write: bool = True, log=pr
 
 def write_guidelines(runs: list[dict]) -> None:
     """Merge ``runs`` into ``guidelines.json`` (by name and seed, ordered by seed and then
-    as in ``GUIDELINES``); runs made with another ``GUIDELINE_BASE`` are dropped."""
+    as in ``GUIDELINES``); runs made with another ``GUIDELINE_BASE`` are dropped. A setting
+    added after a run was recorded enters its ``config`` with its default, the value that
+    run had."""
+    from dcgan_lib.settings import TrainConfig
+
     path = WEIGHTS / "guidelines.json"
     kept = {}
     if path.is_file():
@@ -253,6 +276,10 @@ def write_guidelines(runs: list[dict]) -> None:
         if old.get("base") == GUIDELINE_BASE:
             kept = {(r["name"], r["seed"]): r for r in old["runs"]}
     kept |= {(r["name"], r["seed"]): r for r in runs}
+    defaults = dataclasses.asdict(TrainConfig())
+    for r in kept.values():
+        r["config"] = {**defaults, **r["config"]}
+        r.setdefault("control", guideline_control(r["name"]))
     order = list(GUIDELINES)
     record = {"base": GUIDELINE_BASE, "seeds": sorted({seed for _, seed in kept}),
               "eval_n": 1000, "eval_seed": EVAL_SEED,
