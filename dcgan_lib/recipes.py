@@ -64,21 +64,28 @@ GUIDELINE_BASE = dict(dataset="mnist", width=16, batch_size=64, epochs=2, max_st
 GUIDELINE_SEEDS = (0, 1, 2)
 GUIDELINES = {
     "baseline (DCGAN)": {},
+    "PyTorch init": {"init": "default"},
     "no norm in D": {"d_norm": "none"},
+    "no norm in D, PyTorch init": {"d_norm": "none", "init": "default"},
     "LayerNorm in D": {"d_norm": "layer"},
     "ReLU in D": {"leak": 0.0},
     "pooling in D": {"downsample": "pool"},
-    "minimax G loss": {"g_loss": "minimax"},
-    "uniform latent": {"latent_dist": "uniform"},
-    "PyTorch init": {"init": "default"},
-    "no norm in D, PyTorch init": {"d_norm": "none", "init": "default"},
+    "FC layer in D": {"d_hidden": 128},
     "no norm in G": {"g_norm": "none"},
     "LeakyReLU in G": {"g_leak": 0.2},
     "no tanh in G": {"g_output": "linear"},
-    "FC layer in D": {"d_hidden": 128},
+    "minimax G loss": {"g_loss": "minimax"},
+    "uniform latent": {"latent_dist": "uniform"},
     "Adam β1 = 0.9": {"beta1": 0.9},
 }
 GUIDELINE_CONTROLS = {"no norm in D, PyTorch init": "PyTorch init"}
+
+
+# The longer comparison: where a verdict may depend on the run's length, the same runs
+# trained three times as long and measured every ``eval_every`` steps on the way
+# (``guidelines-long.json``; ``python tools/retrain.py --long``).
+GUIDELINE_LONG = dict(names=("baseline (DCGAN)", "Adam β1 = 0.9"), max_steps=3000,
+                      eval_every=1000)
 
 
 def guideline_control(name: str) -> str:
@@ -284,5 +291,73 @@ def write_guidelines(runs: list[dict]) -> None:
     record = {"base": GUIDELINE_BASE, "seeds": sorted({seed for _, seed in kept}),
               "eval_n": 1000, "eval_seed": EVAL_SEED,
               "trained_on": sorted({r.get("trained_on", trained_on()) for r in kept.values()}),
+              "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def run_guideline_long(name: str, seed: int, out: str, n: int = 1000, classifier=None,
+                       log=print) -> dict:
+    """Train guideline ``name`` with ``seed`` for ``GUIDELINE_LONG["max_steps"]`` steps,
+    checkpointing in ``out`` and measuring the generator every ``eval_every`` steps."""
+    from dcgan_lib.settings import TrainConfig
+
+    if name not in GUIDELINES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
+                         f"got {name!r}")
+    base = GUIDELINE_BASE | {"max_steps": GUIDELINE_LONG["max_steps"], "epochs": 10}
+    cfg = TrainConfig(**base, **GUIDELINES[name], seed=seed, out=out, progress=False,
+                      log_every=0)
+    if classifier is None:
+        classifier, _ = metrics.load_classifier(cfg.dataset)
+
+    def measure(result):
+        m = evaluate(copy.deepcopy(result.generator).cpu(), cfg.dataset, n=n,
+                     latent_dist=cfg.latent_dist, classifier=classifier)
+        return {"frechet_distance": m["frechet_distance"],
+                "inception_score": m["inception_score"],
+                "D_G_z": float(np.mean(result.history["D_G_z2"][-50:]))}
+
+    command = f"python tools/retrain.py --long {shlex.quote(name)} --seeds {seed}"
+    _, stops = train_in_chunks(cfg, GUIDELINE_LONG["eval_every"], command, log=log,
+                               measure=measure)
+    return {"name": name, "seed": seed, "change": GUIDELINES[name],
+            "config": dataclasses.asdict(dataclasses.replace(cfg, out=None)),
+            "command": command, "trained_on": trained_on(), "stops": stops}
+
+
+def run_guidelines_long(names=None, seeds=GUIDELINE_SEEDS, out="runs/guidelines-long",
+                        write: bool = True, log=print) -> list[dict]:
+    """The longer comparison for ``names`` (default ``GUIDELINE_LONG["names"]``), seed by
+    seed; with ``write``, merged into ``guidelines-long.json`` after each run."""
+    import shutil
+
+    classifier, _ = metrics.load_classifier(GUIDELINE_BASE["dataset"])
+    runs = []
+    for seed in seeds:
+        for name in names or GUIDELINE_LONG["names"]:
+            folder = Path(out) / f"{list(GUIDELINES).index(name)}-{seed}"
+            shutil.rmtree(folder, ignore_errors=True)  # a fresh run, not a resumed one
+            run = run_guideline_long(name, seed, str(folder), classifier=classifier,
+                                     log=log)
+            log(f"{name} (seed {seed}): " + ", ".join(
+                f"{s['step']}: FD {s['frechet_distance']:.0f}" for s in run["stops"]))
+            runs.append(run)
+            if write:
+                write_guidelines_long([run])
+    return runs
+
+
+def write_guidelines_long(runs: list[dict]) -> None:
+    """Merge ``runs`` into ``guidelines-long.json`` by name and seed."""
+    path = WEIGHTS / "guidelines-long.json"
+    settings = GUIDELINE_BASE | {k: GUIDELINE_LONG[k] for k in ("max_steps", "eval_every")}
+    kept = {}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("base") == settings:
+            kept = {(r["name"], r["seed"]): r for r in old["runs"]}
+    kept |= {(r["name"], r["seed"]): r for r in runs}
+    order = list(GUIDELINES)
+    record = {"base": settings, "eval_n": 1000, "eval_seed": EVAL_SEED,
               "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
     path.write_text(json.dumps(record, indent=1) + "\n")
