@@ -66,7 +66,7 @@ GUIDELINES = {
     "baseline (DCGAN)": {},
     "PyTorch init": {"init": "default"},
     "no norm in D": {"d_norm": "none"},
-    "no norm in D, PyTorch init": {"d_norm": "none", "init": "default"},
+    "no norm in D (PyTorch init)": {"d_norm": "none", "init": "default"},
     "LayerNorm in D": {"d_norm": "layer"},
     "ReLU in D": {"leak": 0.0},
     "pooling in D": {"downsample": "pool"},
@@ -78,14 +78,14 @@ GUIDELINES = {
     "uniform latent": {"latent_dist": "uniform"},
     "Adam β1 = 0.9": {"beta1": 0.9},
 }
-GUIDELINE_CONTROLS = {"no norm in D, PyTorch init": "PyTorch init"}
+GUIDELINE_CONTROLS = {"no norm in D (PyTorch init)": "PyTorch init"}
 
 
 # The longer comparison: where a verdict may depend on the run's length, the same runs
-# trained three times as long and measured every ``eval_every`` steps on the way
+# trained twice as long and measured every ``eval_every`` steps on the way
 # (``guidelines-long.json``; ``python tools/retrain.py --long``).
-GUIDELINE_LONG = dict(names=("baseline (DCGAN)", "Adam β1 = 0.9"), max_steps=3000,
-                      eval_every=1000)
+GUIDELINE_LONG = dict(names=("baseline (DCGAN)", "Adam β1 = 0.9"), max_steps=2000,
+                      eval_every=500)
 
 
 def guideline_control(name: str) -> str:
@@ -221,6 +221,18 @@ def write_shipped(files: dict, generator, cfg, record: dict, frames: list) -> No
     files["record"].write_text(json.dumps(record, indent=1) + "\n")
 
 
+class Displayed(torch.nn.Module):
+    """A generator's images as they are shown or saved: clamped to [-1, 1] (nothing to do
+    after a tanh; a generator without one can overshoot)."""
+
+    def __init__(self, generator: torch.nn.Module):
+        super().__init__()
+        self.generator, self.latent_dim = generator, generator.latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z).clamp(-1, 1)
+
+
 def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> dict:
     """Train the guideline run ``name`` (a key of ``GUIDELINES``) with ``seed`` and
     measure it."""
@@ -235,8 +247,8 @@ def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> d
     command = (f"python tools/retrain.py --guidelines {shlex.quote(name)} "
                f"--seeds {seed}")
     result = train(cfg, command=command)
-    m = evaluate(result.generator.cpu(), cfg.dataset, n=n, latent_dist=cfg.latent_dist,
-                 classifier=classifier)
+    m = evaluate(Displayed(result.generator.cpu()), cfg.dataset, n=n,
+                 latent_dist=cfg.latent_dist, classifier=classifier)
     h = result.history
     fake = sample_images(result.generator.cpu(), n, EVAL_SEED, cfg.latent_dist)
     return {"name": name, "seed": seed, "change": GUIDELINES[name],
@@ -311,7 +323,7 @@ def run_guideline_long(name: str, seed: int, out: str, n: int = 1000, classifier
         classifier, _ = metrics.load_classifier(cfg.dataset)
 
     def measure(result):
-        m = evaluate(copy.deepcopy(result.generator).cpu(), cfg.dataset, n=n,
+        m = evaluate(Displayed(copy.deepcopy(result.generator).cpu()), cfg.dataset, n=n,
                      latent_dist=cfg.latent_dist, classifier=classifier)
         return {"frechet_distance": m["frechet_distance"],
                 "inception_score": m["inception_score"],
