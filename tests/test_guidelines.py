@@ -102,3 +102,4 @@ def test_the_run_without_tanh_records_how_many_pixels_leave_the_range():
     runs = [r for r in pretrained.guideline_runs() if r["config"]["g_output"] == "linear"]
     assert len(runs) == len(recipes.GUIDELINE_SEEDS)
     assert all(0 <= r["outside_pixel_range"] <= 1 for r in runs)
+
