@@ -307,6 +307,11 @@ def write_guidelines(runs: list[dict]) -> None:
     path.write_text(json.dumps(record, indent=1) + "\n")
 
 
+def _long_base() -> dict:
+    """The settings of the longer runs: the table's, with room for their steps."""
+    return GUIDELINE_BASE | {"max_steps": GUIDELINE_LONG["max_steps"], "epochs": 10}
+
+
 def run_guideline_long(name: str, seed: int, out: str, n: int = 1000, classifier=None,
                        log=print) -> dict:
     """Train guideline ``name`` with ``seed`` for ``GUIDELINE_LONG["max_steps"]`` steps,
@@ -316,8 +321,7 @@ def run_guideline_long(name: str, seed: int, out: str, n: int = 1000, classifier
     if name not in GUIDELINES:
         raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
                          f"got {name!r}")
-    base = GUIDELINE_BASE | {"max_steps": GUIDELINE_LONG["max_steps"], "epochs": 10}
-    cfg = TrainConfig(**base, **GUIDELINES[name], seed=seed, out=out, progress=False,
+    cfg = TrainConfig(**_long_base(), **GUIDELINES[name], seed=seed, out=out, progress=False,
                       log_every=0)
     if classifier is None:
         classifier, _ = metrics.load_classifier(cfg.dataset)
@@ -362,7 +366,7 @@ def run_guidelines_long(names=None, seeds=GUIDELINE_SEEDS, out="runs/guidelines-
 def write_guidelines_long(runs: list[dict]) -> None:
     """Merge ``runs`` into ``guidelines-long.json`` by name and seed."""
     path = WEIGHTS / "guidelines-long.json"
-    settings = GUIDELINE_BASE | {k: GUIDELINE_LONG[k] for k in ("max_steps", "eval_every")}
+    settings = _long_base() | {"eval_every": GUIDELINE_LONG["eval_every"]}
     kept = {}
     if path.is_file():
         old = json.loads(path.read_text())
