@@ -294,9 +294,7 @@ def load_checkpoint(path, cfg: TrainConfig, netG, netD, optimizerG, optimizerD, 
 
 def save_generator(path, netG: Generator, cfg: TrainConfig) -> None:
     """The generator's weights as safetensors; the header holds how to rebuild it."""
-    arch = {"latent_dim": netG.latent_dim, "image_size": netG.image_size,
-            "channels": netG.channels, "width": netG.width, "norm": netG.norm}
-    meta = {"format": GENERATOR_FORMAT, "generator": arch, "latent_dist": cfg.latent_dist,
+    meta = {"format": GENERATOR_FORMAT, "generator": netG.arch(), "latent_dist": cfg.latent_dist,
             "config": asdict(cfg)}
     save(path, netG.state_dict(), meta)
 

@@ -10,6 +10,11 @@ spatial size:
 ``image_size`` is any power of two from 16 to 256. ``width`` is the number of channels
 at the full-resolution end; it doubles at every halving of the spatial size, as in the
 paper (64 -> 128 -> 256 -> 512 for 64x64 images).
+
+The options that chapter 6 switches off one at a time are DCGAN's choices by default:
+BatchNorm, ReLU in G (``leak=0``) with tanh at its output, no fully connected hidden
+layer in D (``hidden=0``), and the N(0, 0.02) initialisation (``init="dcgan"``; ``"default"``
+keeps PyTorch's own, uniform with standard deviation 1/sqrt(3 fan_in)).
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import math
 import torch
 from torch import nn
 
-from .checks import number_in, positive_int
+from .checks import non_negative_int, number_in, one_of, positive_int
 
 NORMS = ("batch", "instance", "layer", "none")
 DOWNSAMPLING = ("strided", "pool")
+INITS = ("dcgan", "default")
+OUTPUTS = ("tanh", "linear")
 IMAGE_SIZES = tuple(2**k for k in range(4, 9))  # 16 .. 256
 
 
@@ -72,32 +79,51 @@ def weights_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def generator_layers(latent_dim, image_size, channels, width, norm="batch"):
+def activation(leak: float) -> nn.Module:
+    """ReLU for ``leak == 0`` (DCGAN's generator), else LeakyReLU with slope ``leak``."""
+    return nn.ReLU(True) if leak == 0 else nn.LeakyReLU(leak, inplace=True)
+
+
+def generator_layers(latent_dim, image_size, channels, width, norm="batch", leak=0.0,
+                     output="tanh"):
     """The generator: a 1x1 latent to 4x4, then doubling up to ``image_size``."""
     doublings = int(math.log2(image_size)) - 2  # 4x4 -> image_size
     c = width * 2 ** (doublings - 1)  # channels halve as the map doubles
     layers = [
         nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),  # 1x1 -> 4x4
         norm_layer(norm, c),
-        nn.ReLU(True),
+        activation(leak),
     ]
     for _ in range(doublings - 1):  # each: (c, s, s) -> (c/2, 2s, 2s)
         layers += [
             nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
             norm_layer(norm, c // 2),
-            nn.ReLU(True),
+            activation(leak),
         ]
         c //= 2
-    layers += [  # -> (channels, image_size, image_size) in [-1, 1]
+    layers += [  # -> (channels, image_size, image_size), in [-1, 1] with tanh
         nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False),
-        nn.Tanh(),
+        nn.Tanh() if output == "tanh" else nn.Identity(),
     ]
     return nn.Sequential(*layers)
 
 
+def discriminator_head(c_in: int, hidden: int, leak: float) -> list[nn.Module]:
+    """(c_in, 4, 4) -> one logit: DCGAN's 4x4 convolution, or with ``hidden`` units a
+    fully connected hidden layer, (c_in * 16) -> hidden -> 1."""
+    if hidden == 0:
+        return [nn.Conv2d(c_in, 1, 4, 1, 0, bias=False)]  # 4x4 -> 1x1
+    return [nn.Flatten(), nn.Linear(c_in * 16, hidden),
+            nn.LeakyReLU(leak, inplace=True), nn.Linear(hidden, 1)]
+
+
 class Generator(nn.Module):
     """Maps latents ``z`` of shape ``(B, latent_dim)`` or ``(B, latent_dim, 1, 1)`` to
-    images of shape ``(B, channels, image_size, image_size)`` in [-1, 1]."""
+    images of shape ``(B, channels, image_size, image_size)`` in [-1, 1].
+
+    ``leak``: the slope of the hidden activations (0, DCGAN's: ReLU); ``output="linear"``
+    drops the final tanh, so the images are unbounded; ``init="default"`` keeps PyTorch's
+    initialisation instead of DCGAN's N(0, 0.02)."""
 
     def __init__(
         self,
@@ -106,6 +132,9 @@ class Generator(nn.Module):
         channels: int = 3,
         width: int = 64,
         norm: str = "batch",
+        leak: float = 0.0,
+        output: str = "tanh",
+        init: str = "dcgan",
     ):
         super().__init__()
         self.latent_dim = positive_int("latent_dim", latent_dim)
@@ -113,8 +142,19 @@ class Generator(nn.Module):
         self.channels = positive_int("channels", channels)
         self.width = positive_int("width", width)
         self.norm = _check_norm(norm)
-        self.main = generator_layers(latent_dim, image_size, channels, width, norm)
-        self.apply(weights_init)
+        self.leak = float(number_in("leak", leak, 0, 1, closed_right=False))
+        self.output = one_of("output", output, OUTPUTS)
+        self.init = one_of("init", init, INITS)
+        self.main = generator_layers(latent_dim, image_size, channels, width, norm,
+                                     self.leak, output)
+        if init == "dcgan":
+            self.apply(weights_init)
+
+    def arch(self) -> dict:
+        """The keyword arguments that rebuild this generator's architecture."""
+        return {"latent_dim": self.latent_dim, "image_size": self.image_size,
+                "channels": self.channels, "width": self.width, "norm": self.norm,
+                "leak": self.leak, "output": self.output, "init": self.init}
 
     def _as_4d(self, z: torch.Tensor) -> torch.Tensor:
         if not isinstance(z, torch.Tensor):
@@ -132,7 +172,8 @@ class Generator(nn.Module):
         )
 
     def pre_tanh(self, z: torch.Tensor) -> torch.Tensor:
-        """The output layer's pre-activation a, so that ``forward(z) == tanh(a)``."""
+        """The output layer's pre-activation a, so that ``forward(z) == tanh(a)`` (or, with
+        ``output="linear"``, ``== a``)."""
         return self.main[:-1](self._as_4d(z))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -144,7 +185,9 @@ class Discriminator(nn.Module):
 
     ``leak`` is the LeakyReLU slope (0 gives a plain ReLU). ``downsample="strided"`` halves
     the size with stride-2 convolutions as DCGAN does; ``"pool"`` uses a stride-1 3x3
-    convolution followed by 2x2 average pooling, the design DCGAN replaced.
+    convolution followed by 2x2 average pooling, the design DCGAN replaced. ``hidden > 0``
+    puts a fully connected hidden layer of that many units before the logit, the kind of
+    layer DCGAN removed; ``init="default"`` keeps PyTorch's initialisation.
     """
 
     def __init__(
@@ -155,6 +198,8 @@ class Discriminator(nn.Module):
         norm: str = "batch",
         leak: float = 0.2,
         downsample: str = "strided",
+        hidden: int = 0,
+        init: str = "dcgan",
     ):
         super().__init__()
         self.image_size = _check_image_size(image_size)
@@ -166,6 +211,8 @@ class Discriminator(nn.Module):
             raise ValueError(f"downsample must be 'strided' or 'pool', got {downsample!r}")
         self.leak = float(leak)
         self.downsample = downsample
+        self.hidden = non_negative_int("hidden", hidden)
+        self.init = one_of("init", init, INITS)
 
         halvings = int(math.log2(image_size)) - 2  # image_size -> 4x4
         layers: list[nn.Module] = []
@@ -176,9 +223,10 @@ class Discriminator(nn.Module):
                 layers.append(norm_layer(norm, c))
             layers.append(nn.LeakyReLU(self.leak, inplace=True))
             c_in, c = c, c * 2
-        layers.append(nn.Conv2d(c_in, 1, 4, 1, 0, bias=False))  # 4x4 -> 1x1
+        layers += discriminator_head(c_in, self.hidden, self.leak)  # 4x4 -> one logit
         self.main = nn.Sequential(*layers)
-        self.apply(weights_init)
+        if init == "dcgan":
+            self.apply(weights_init)
 
     def _down(self, c_in: int, c_out: int) -> nn.Module:
         if self.downsample == "strided":

@@ -56,20 +56,43 @@ SEARCH = {
     "linear decay, width 48": dict(lr_decay_steps=SEARCH_STEPS, width=48),
 }
 
-# The DCGAN guidelines, each against the DCGAN baseline: one setting changed per run, and
-# every run repeated with each of ``GUIDELINE_SEEDS`` so that the spread between seeds can
-# be set beside the difference between settings.
+# The DCGAN guidelines, each against its control: one setting changed per run, and every
+# run repeated with each of ``GUIDELINE_SEEDS`` so that the spread between seeds can be set
+# beside the difference between settings. The control is the DCGAN baseline, except for a
+# run listed in ``GUIDELINE_CONTROLS``: "no norm in D" with PyTorch's initialisation is
+# compared with the baseline under that same initialisation.
 GUIDELINE_BASE = dict(dataset="mnist", width=16, batch_size=64, epochs=2, max_steps=1000)
 GUIDELINE_SEEDS = (0, 1, 2)
 GUIDELINES = {
     "baseline (DCGAN)": {},
+    "PyTorch init": {"init": "default"},
     "no norm in D": {"d_norm": "none"},
+    "no norm in D (PyTorch init)": {"d_norm": "none", "init": "default"},
     "LayerNorm in D": {"d_norm": "layer"},
     "ReLU in D": {"leak": 0.0},
     "pooling in D": {"downsample": "pool"},
+    "FC layer in D": {"d_hidden": 128},
+    "no norm in G": {"g_norm": "none"},
+    "LeakyReLU in G": {"g_leak": 0.2},
+    "no tanh in G": {"g_output": "linear"},
     "minimax G loss": {"g_loss": "minimax"},
     "uniform latent": {"latent_dist": "uniform"},
+    "Adam β1 = 0.9": {"beta1": 0.9},
 }
+GUIDELINE_CONTROLS = {"no norm in D (PyTorch init)": "PyTorch init"}
+
+
+# The longer comparison: where a verdict may depend on the run's length, the same runs
+# trained twice as long and measured every ``eval_every`` steps on the way
+# (``guidelines-long.json``; ``python tools/retrain.py --long``).
+GUIDELINE_LONG = dict(names=("baseline (DCGAN)", "Adam β1 = 0.9"), max_steps=2000,
+                      eval_every=500)
+
+
+def guideline_control(name: str) -> str:
+    """The run that guideline ``name`` is compared with: the baseline unless listed in
+    ``GUIDELINE_CONTROLS``."""
+    return GUIDELINE_CONTROLS.get(name, "baseline (DCGAN)")
 
 
 
@@ -199,6 +222,18 @@ def write_shipped(files: dict, generator, cfg, record: dict, frames: list) -> No
     files["record"].write_text(json.dumps(record, indent=1) + "\n")
 
 
+class Displayed(torch.nn.Module):
+    """A generator's images as they are shown or saved: clamped to [-1, 1] (nothing to do
+    after a tanh; a generator without one can overshoot)."""
+
+    def __init__(self, generator: torch.nn.Module):
+        super().__init__()
+        self.generator, self.latent_dim = generator, generator.latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z).clamp(-1, 1)
+
+
 def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> dict:
     """Train the guideline run ``name`` (a key of ``GUIDELINES``) with ``seed`` and
     measure it."""
@@ -213,10 +248,13 @@ def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> d
     command = (f"python tools/retrain.py --guidelines {shlex.quote(name)} "
                f"--seeds {seed}")
     result = train(cfg, command=command)
-    m = evaluate(result.generator.cpu(), cfg.dataset, n=n, latent_dist=cfg.latent_dist,
-                 classifier=classifier)
+    m = evaluate(Displayed(result.generator.cpu()), cfg.dataset, n=n,
+                 latent_dist=cfg.latent_dist, classifier=classifier)
     h = result.history
+    fake = sample_images(result.generator.cpu(), n, EVAL_SEED, cfg.latent_dist)
     return {"name": name, "seed": seed, "change": GUIDELINES[name],
+            "control": guideline_control(name),
+            "outside_pixel_range": float((fake.abs() > 1).double().mean()),
             "config": dataclasses.asdict(cfg), "command": command, "trained_on": trained_on(),
             "seconds": h["seconds"][-1], "steps": h["step"][-1],
             "final_D_x": float(np.mean(h["D_x"][-50:])),
@@ -246,7 +284,11 @@ def run_guidelines(names=None, seeds=GUIDELINE_SEEDS, write: bool = True, log=pr
 
 def write_guidelines(runs: list[dict]) -> None:
     """Merge ``runs`` into ``guidelines.json`` (by name and seed, ordered by seed and then
-    as in ``GUIDELINES``); runs made with another ``GUIDELINE_BASE`` are dropped."""
+    as in ``GUIDELINES``); runs made with another ``GUIDELINE_BASE`` are dropped. A setting
+    added after a run was recorded enters its ``config`` with its default, the value that
+    run had."""
+    from dcgan_lib.settings import TrainConfig
+
     path = WEIGHTS / "guidelines.json"
     kept = {}
     if path.is_file():
@@ -254,9 +296,85 @@ def write_guidelines(runs: list[dict]) -> None:
         if old.get("base") == GUIDELINE_BASE:
             kept = {(r["name"], r["seed"]): r for r in old["runs"]}
     kept |= {(r["name"], r["seed"]): r for r in runs}
+    defaults = dataclasses.asdict(TrainConfig())
+    for r in kept.values():
+        r["config"] = {**defaults, **r["config"]}
+        r.setdefault("control", guideline_control(r["name"]))
     order = list(GUIDELINES)
     record = {"base": GUIDELINE_BASE, "seeds": sorted({seed for _, seed in kept}),
               "eval_n": 1000, "eval_seed": EVAL_SEED,
               "trained_on": sorted({r.get("trained_on", trained_on()) for r in kept.values()}),
+              "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def _long_base() -> dict:
+    """The settings of the longer runs: the table's, with room for their steps."""
+    return GUIDELINE_BASE | {"max_steps": GUIDELINE_LONG["max_steps"], "epochs": 10}
+
+
+def run_guideline_long(name: str, seed: int, out: str, n: int = 1000, classifier=None,
+                       log=print) -> dict:
+    """Train guideline ``name`` with ``seed`` for ``GUIDELINE_LONG["max_steps"]`` steps,
+    checkpointing in ``out`` and measuring the generator every ``eval_every`` steps."""
+    from dcgan_lib.settings import TrainConfig
+
+    if name not in GUIDELINES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
+                         f"got {name!r}")
+    cfg = TrainConfig(**_long_base(), **GUIDELINES[name], seed=seed, out=out, progress=False,
+                      log_every=0)
+    if classifier is None:
+        classifier, _ = metrics.load_classifier(cfg.dataset)
+
+    def measure(result):
+        m = evaluate(Displayed(copy.deepcopy(result.generator).cpu()), cfg.dataset, n=n,
+                     latent_dist=cfg.latent_dist, classifier=classifier)
+        return {"frechet_distance": m["frechet_distance"],
+                "inception_score": m["inception_score"],
+                "D_G_z": float(np.mean(result.history["D_G_z2"][-50:]))}
+
+    command = f"python tools/retrain.py --long {shlex.quote(name)} --seeds {seed}"
+    _, stops = train_in_chunks(cfg, GUIDELINE_LONG["eval_every"], command, log=log,
+                               measure=measure)
+    return {"name": name, "seed": seed, "change": GUIDELINES[name],
+            "config": dataclasses.asdict(dataclasses.replace(cfg, out=None)),
+            "command": command, "trained_on": trained_on(), "stops": stops}
+
+
+def run_guidelines_long(names=None, seeds=GUIDELINE_SEEDS, out="runs/guidelines-long",
+                        write: bool = True, log=print) -> list[dict]:
+    """The longer comparison for ``names`` (default ``GUIDELINE_LONG["names"]``), seed by
+    seed; with ``write``, merged into ``guidelines-long.json`` after each run."""
+    import shutil
+
+    classifier, _ = metrics.load_classifier(GUIDELINE_BASE["dataset"])
+    runs = []
+    for seed in seeds:
+        for name in names or GUIDELINE_LONG["names"]:
+            folder = Path(out) / f"{list(GUIDELINES).index(name)}-{seed}"
+            shutil.rmtree(folder, ignore_errors=True)  # a fresh run, not a resumed one
+            run = run_guideline_long(name, seed, str(folder), classifier=classifier,
+                                     log=log)
+            log(f"{name} (seed {seed}): " + ", ".join(
+                f"{s['step']}: FD {s['frechet_distance']:.0f}" for s in run["stops"]))
+            runs.append(run)
+            if write:
+                write_guidelines_long([run])
+    return runs
+
+
+def write_guidelines_long(runs: list[dict]) -> None:
+    """Merge ``runs`` into ``guidelines-long.json`` by name and seed."""
+    path = WEIGHTS / "guidelines-long.json"
+    settings = _long_base() | {"eval_every": GUIDELINE_LONG["eval_every"]}
+    kept = {}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("base") == settings:
+            kept = {(r["name"], r["seed"]): r for r in old["runs"]}
+    kept |= {(r["name"], r["seed"]): r for r in runs}
+    order = list(GUIDELINES)
+    record = {"base": settings, "eval_n": 1000, "eval_seed": EVAL_SEED,
               "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
     path.write_text(json.dumps(record, indent=1) + "\n")

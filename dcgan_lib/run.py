@@ -61,9 +61,10 @@ class TrainResult:
 def build_models(cfg: TrainConfig, channels: int, device: torch.device,
                  speedups: Speedups) -> tuple[Generator, Discriminator]:
     """The generator and discriminator, initialised from the global CPU generator."""
-    netG = Generator(cfg.latent_dim, cfg.image_size, channels, cfg.width, cfg.g_norm)
+    netG = Generator(cfg.latent_dim, cfg.image_size, channels, cfg.width, cfg.g_norm,
+                     cfg.g_leak, cfg.g_output, cfg.init)
     netD = Discriminator(cfg.image_size, channels, cfg.width, cfg.d_norm, cfg.leak,
-                         cfg.downsample)
+                         cfg.downsample, cfg.d_hidden, cfg.init)
     fmt = speedups.memory_format
     return netG.to(device, memory_format=fmt), netD.to(device, memory_format=fmt)
 

@@ -16,7 +16,7 @@ from . import checks
 from .data import COLOUR_DATASETS, DATASETS
 from .latent import DISTRIBUTIONS
 from .losses import GENERATOR_LOSSES
-from .models import DOWNSAMPLING, IMAGE_SIZES, NORMS
+from .models import DOWNSAMPLING, IMAGE_SIZES, INITS, NORMS, OUTPUTS
 
 TRAIN_DATASETS = (*DATASETS, *COLOUR_DATASETS, "folder")
 
@@ -124,6 +124,14 @@ class TrainConfig:
     progress: bool = setting(True, "a progress bar", checks.boolean)
     sync_bn: bool = setting(False, "with torchrun: BatchNorm statistics over every "
                             "process's batch together", checks.boolean, True)
+    init: str = setting("dcgan", "dcgan: weights ~ N(0, 0.02) in both networks; default: "
+                        "PyTorch's own initialisation", _choice(INITS), True)
+    g_leak: float = setting(0.0, "LeakyReLU slope in G, in [0, 1) (0: ReLU, as DCGAN)",
+                            _unit(False), True)
+    g_output: str = setting("tanh", "G's output: tanh (images in [-1, 1]) or linear "
+                            "(unbounded)", _choice(OUTPUTS), True)
+    d_hidden: int = setting(0, "units of a fully connected hidden layer before D's logit "
+                            "(0: none, as DCGAN)", checks.non_negative_int, True)
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting; return self."""

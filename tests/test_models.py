@@ -99,6 +99,12 @@ def test_count_parameters_of_the_paper_generator():
     (lambda: Generator(latent_dim=0), "latent_dim must be a positive integer, got 0"),
     (lambda: Discriminator(leak=1.5), r"leak must be a number in \[0, 1\), got 1.5"),
     (lambda: Discriminator(downsample="max"), "got 'max'"),
+    (lambda: Generator(leak=-0.1), r"leak must be a number in \[0, 1\), got -0.1"),
+    (lambda: Generator(output="sigmoid"), r"output must be one of 'tanh', 'linear', "
+                                          r"got 'sigmoid'"),
+    (lambda: Generator(init="he"), r"init must be one of 'dcgan', 'default', got 'he'"),
+    (lambda: Discriminator(init="xavier"), "init must be one of .*got 'xavier'"),
+    (lambda: Discriminator(hidden=-1), "hidden must be a non-negative integer, got -1"),
 ])
 def test_bad_constructor_arguments_raise_value_error_naming_the_value(build, match):
     with pytest.raises(ValueError, match=match):
@@ -122,3 +128,69 @@ def test_wrong_image_shape_names_received_and_expected_shapes():
 def test_non_tensor_latent_raises_type_error():
     with pytest.raises(TypeError, match="z must be a torch.Tensor, got list"):
         Generator(image_size=16, width=4)([[0.0] * 100])
+
+
+# The options chapter 6 switches off one at a time
+
+
+def test_generator_without_norm_has_no_normalisation_layers():
+    g = Generator(image_size=32, channels=1, width=8, norm="none")
+    norms = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)
+    assert not any(isinstance(m, norms) for m in g.modules())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in Generator(image_size=32).modules()) == 3
+
+
+def test_generator_leak_puts_one_leaky_relu_after_every_hidden_layer():
+    g = Generator(image_size=32, channels=1, width=8, leak=0.2)
+    leaky = [m for m in g.modules() if isinstance(m, nn.LeakyReLU)]
+    assert len(leaky) == 3 and all(m.negative_slope == 0.2 for m in leaky)
+    assert not any(isinstance(m, nn.ReLU) for m in g.modules())
+    relus = [m for m in Generator(image_size=32).modules() if isinstance(m, nn.ReLU)]
+    assert len(relus) == 3
+
+
+def test_generator_with_linear_output_has_no_tanh_and_leaves_the_pixel_range():
+    z = torch.randn(16, 100)
+    images = {}
+    for output in ("tanh", "linear"):
+        torch.manual_seed(0)
+        g = Generator(image_size=32, channels=1, width=8, output=output).eval()
+        with torch.no_grad():
+            g.main[-2].weight.mul_(1e4)  # a pre-activation far beyond [-1, 1]
+            images[output] = g(z)
+        if output == "linear":
+            assert not any(isinstance(m, nn.Tanh) for m in g.modules())
+            torch.testing.assert_close(images[output], g.pre_tanh(z))
+    assert images["tanh"].abs().max() <= 1 < images["linear"].abs().max()
+    torch.testing.assert_close(images["tanh"], torch.tanh(images["linear"]))
+
+
+def test_discriminator_hidden_layer_maps_the_last_features_through_hidden_units():
+    d = Discriminator(image_size=32, channels=1, width=8, hidden=128)
+    linear = [m for m in d.modules() if isinstance(m, nn.Linear)]
+    # 32 -> 16 -> 8 -> 4 with 8, 16, 32 channels: 32 * 4 * 4 features
+    assert [(m.in_features, m.out_features) for m in linear] == [(512, 128), (128, 1)]
+    assert d(torch.randn(3, 1, 32, 32)).shape == (3,)
+    assert not any(isinstance(m, nn.Linear) for m in Discriminator(32, 1, 8).modules())
+
+
+def test_default_init_keeps_pytorchs_uniform_weights_with_std_one_over_sqrt_3_fan_in():
+    torch.manual_seed(0)
+    d = Discriminator(image_size=64, channels=3, width=64, init="default")
+    for conv in (m for m in d.modules() if isinstance(m, nn.Conv2d)):
+        fan_in = conv.weight[0].numel()
+        expected = (3 * fan_in) ** -0.5
+        assert abs(conv.weight.std().item() / expected - 1) < 0.05, conv
+        assert conv.weight.abs().max() <= fan_in ** -0.5  # uniform on +-1/sqrt(fan_in)
+    torch.manual_seed(0)
+    dcgan = Discriminator(image_size=64, channels=3, width=64)
+    first = next(m for m in dcgan.modules() if isinstance(m, nn.Conv2d))
+    assert abs(first.weight.std().item() - 0.02) < 0.002  # fan_in 48: default std 0.083
+
+
+def test_generator_arch_rebuilds_the_same_architecture():
+    g = Generator(latent_dim=8, image_size=16, channels=1, width=4, norm="none", leak=0.2,
+                  output="linear", init="default")
+    again = Generator(**g.arch())
+    assert [type(m) for m in again.modules()] == [type(m) for m in g.modules()]
+    assert again.arch() == g.arch()

@@ -385,3 +385,15 @@ def test_the_optimisers_take_the_scheduled_sizes_and_resume_bit_for_bit(tmp_path
 def test_bad_step_size_settings_are_named(name, value):
     with pytest.raises(ValueError, match=name):
         tiny(**{name: value}).validate()
+
+
+def test_a_saved_generator_reloads_with_its_activation_output_and_init(tmp_path):
+    from dcgan_lib.models import Generator
+
+    netG = Generator(latent_dim=8, image_size=16, channels=1, width=4, norm="none",
+                     leak=0.2, output="linear", init="default").eval()
+    ckpt.save_generator(tmp_path / "g.safetensors", netG, tiny())
+    again = load_generator(tmp_path / "g.safetensors")
+    assert again.arch() == netG.arch()
+    z = torch.randn(5, 8)
+    assert torch.equal(again(z), netG(z))
