@@ -54,6 +54,8 @@ SEARCH = {
     "linear decay": dict(lr_decay_steps=SEARCH_STEPS),
     "linear decay, TTUR": dict(lr_decay_steps=SEARCH_STEPS, lr_g=1e-4, lr_d=4e-4),
     "linear decay, width 48": dict(lr_decay_steps=SEARCH_STEPS, width=48),
+    "decay over the last quarter": dict(lr_decay_start=SEARCH_STEPS * 3 // 4,
+                                        lr_decay_steps=SEARCH_STEPS),
 }
 
 # The DCGAN guidelines, each against its control: one setting changed per run, and every

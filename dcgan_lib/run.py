@@ -81,9 +81,12 @@ def build_optimizers(netG, netD, cfg: TrainConfig, speedups: Speedups):
 
 
 def learning_rates(cfg: TrainConfig, step: int) -> tuple[float, float]:
-    """G's and D's step sizes for step ``step`` (0 for the first): constant, or falling
-    linearly from their start to 0 at ``cfg.lr_decay_steps``."""
-    keep = max(0.0, 1 - step / cfg.lr_decay_steps) if cfg.lr_decay_steps else 1.0
+    """G's and D's step sizes for step ``step`` (0 for the first): constant, or held until
+    ``cfg.lr_decay_start`` and then falling linearly to 0 at ``cfg.lr_decay_steps``."""
+    keep = 1.0
+    if cfg.lr_decay_steps and step > cfg.lr_decay_start:
+        span = cfg.lr_decay_steps - cfg.lr_decay_start
+        keep = max(0.0, 1 - (step - cfg.lr_decay_start) / span)
     return (cfg.lr_g or cfg.lr) * keep, (cfg.lr_d or cfg.lr) * keep
 
 

@@ -101,6 +101,8 @@ class TrainConfig:
     lr_d: float | None = setting(None, "D's step size (None: lr)", _positive_or_none, True)
     lr_decay_steps: int = setting(0, "the step sizes fall linearly to 0 at this step "
                                   "(0: constant)", checks.non_negative_int, True)
+    lr_decay_start: int = setting(0, "the step at which that fall begins",
+                                  checks.non_negative_int, True)
     beta1: float = setting(0.5, "Adam's first-moment decay (beta2 = 0.999)", _unit(False),
                            True)
     ema: float = setting(0.0, "decay of the generator's weight average in [0, 1) (0: none)",
@@ -142,6 +144,9 @@ class TrainConfig:
             raise ValueError(f"data_dir goes with dataset='folder' (which needs one), "
                              f"'cifar10' or 'celeba', got dataset={self.dataset!r}, "
                              f"data_dir={self.data_dir!r}")
+        if self.lr_decay_start and not self.lr_decay_start < self.lr_decay_steps:
+            raise ValueError(f"lr_decay_start={self.lr_decay_start} must come before "
+                             f"lr_decay_steps={self.lr_decay_steps}, where the fall ends")
         if self.checkpoint_every and self.out is None:
             raise ValueError(f"checkpoint_every={self.checkpoint_every} needs an output "
                              f"folder: set out")

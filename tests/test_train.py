@@ -360,6 +360,10 @@ def test_step_sizes_fall_linearly_to_zero_at_lr_decay_steps():
     assert learning_rates(cfg, 2) == pytest.approx((0.75e-4, 3e-4), rel=1e-12)
     assert learning_rates(cfg, 8) == learning_rates(cfg, 20) == (0.0, 0.0)
     assert learning_rates(tiny(lr=3e-4), 10**6) == (3e-4, 3e-4)  # no decay: constant
+    late = tiny(lr=2e-4, lr_decay_start=6, lr_decay_steps=10)
+    assert learning_rates(late, 0) == learning_rates(late, 6) == (2e-4, 2e-4)
+    assert learning_rates(late, 8) == pytest.approx((1e-4, 1e-4), rel=1e-12)
+    assert learning_rates(late, 10) == (0.0, 0.0)
 
 
 def test_the_optimisers_take_the_scheduled_sizes_and_resume_bit_for_bit(tmp_path):
@@ -381,7 +385,8 @@ def test_the_optimisers_take_the_scheduled_sizes_and_resume_bit_for_bit(tmp_path
 
 
 @pytest.mark.parametrize("name, value", [("lr_g", 0.0), ("lr_d", -1e-4), ("lr_g", "2e-4"),
-                                         ("lr_decay_steps", -1), ("lr_decay_steps", 2.5)])
+                                         ("lr_decay_steps", -1), ("lr_decay_steps", 2.5),
+                                         ("lr_decay_start", -3)])
 def test_bad_step_size_settings_are_named(name, value):
     with pytest.raises(ValueError, match=name):
         tiny(**{name: value}).validate()
@@ -397,3 +402,8 @@ def test_a_saved_generator_reloads_with_its_activation_output_and_init(tmp_path)
     assert again.arch() == netG.arch()
     z = torch.randn(5, 8)
     assert torch.equal(again(z), netG(z))
+
+
+def test_a_decay_that_starts_after_it_ends_is_named():
+    with pytest.raises(ValueError, match="lr_decay_start=10 must come before lr_decay_steps=8"):
+        tiny(lr_decay_start=10, lr_decay_steps=8).validate()
