@@ -44,17 +44,14 @@ def main(argv=None) -> int:
         extra = {} if args.max_steps is None else {"max_steps": args.max_steps,
                                                     "budget_seconds": None}
         train_shipped(args.train, f"{args.out}/{args.train}", **extra)
-    if args.guidelines is not None:
-        unknown = [n for n in args.guidelines if n not in GUIDELINES]
+    for names in (args.guidelines, args.long):
+        unknown = [n for n in names or () if n not in GUIDELINES]
         if unknown:
             p.error(f"unknown guideline {unknown[0]!r}; expected one of "
                     f"{', '.join(map(repr, GUIDELINES))}")
+    if args.guidelines is not None:
         run_guidelines(args.guidelines or None, args.seeds)
     if args.long is not None:
-        unknown = [n for n in args.long if n not in GUIDELINES]
-        if unknown:
-            p.error(f"unknown guideline {unknown[0]!r}; expected one of "
-                    f"{', '.join(map(repr, GUIDELINES))}")
         run_guidelines_long(args.long or None, args.seeds)
     return 0
 
