@@ -99,7 +99,7 @@ BAD_INPUT = [  # (argv after the tiny settings, a piece the one-line message mus
     (["--batch-size", "0"], "batch_size must be a positive integer, got 0"),
     (["--batch-size", "-32"], "got -32"),
     (["--batch-size", "100"], "batch_size 100 is larger than the 64 training images"),
-    (["--dataset", "cifar10"], "got 'cifar10'"),
+    (["--dataset", "cifar100"], "got 'cifar100'"),
     (["--device", "tpu"], "got 'tpu'"),
     (["--device", "cuda:banana"], "got 'cuda:banana'"),
     (["--lr", "0"], "lr must be a positive finite number, got 0.0"),
