@@ -91,11 +91,16 @@ GUIDELINE_LONG = dict(names=("baseline (DCGAN)", "Adam β1 = 0.9"), max_steps=20
                       eval_every=500)
 
 
+def _check_guideline(name) -> None:
+    if name not in GUIDELINES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
+                         f"got {name!r}")
+
+
 def guideline_control(name: str) -> str:
     """The run that guideline ``name`` is compared with: the baseline unless listed in
     ``GUIDELINE_CONTROLS``."""
     return GUIDELINE_CONTROLS.get(name, "baseline (DCGAN)")
-
 
 
 
@@ -242,9 +247,7 @@ def run_guideline(name: str, seed: int = 0, n: int = 1000, classifier=None) -> d
     from dcgan_lib.settings import TrainConfig
     from dcgan_lib.train import train
 
-    if name not in GUIDELINES:
-        raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
-                         f"got {name!r}")
+    _check_guideline(name)
     cfg = TrainConfig(**GUIDELINE_BASE, **GUIDELINES[name], seed=seed, out=None,
                       progress=False)
     command = (f"python tools/retrain.py --guidelines {shlex.quote(name)} "
@@ -292,22 +295,29 @@ def write_guidelines(runs: list[dict]) -> None:
     from dcgan_lib.settings import TrainConfig
 
     path = WEIGHTS / "guidelines.json"
+    kept = _merged_runs(path, GUIDELINE_BASE, runs)
+    defaults = dataclasses.asdict(TrainConfig())
+    for r in kept:
+        r["config"] = {**defaults, **r["config"]}
+        r.setdefault("control", guideline_control(r["name"]))
+    record = {"base": GUIDELINE_BASE, "seeds": sorted({r["seed"] for r in kept}),
+              "eval_n": 1000, "eval_seed": EVAL_SEED,
+              "trained_on": sorted({r.get("trained_on", trained_on()) for r in kept}),
+              "runs": kept}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def _merged_runs(path: Path, base: dict, runs: list[dict]) -> list[dict]:
+    """The runs recorded in ``path`` (when made with ``base``) with ``runs`` replacing those
+    of the same name and seed, ordered by seed and then as in ``GUIDELINES``."""
     kept = {}
     if path.is_file():
         old = json.loads(path.read_text())
-        if old.get("base") == GUIDELINE_BASE:
+        if old.get("base") == base:
             kept = {(r["name"], r["seed"]): r for r in old["runs"]}
     kept |= {(r["name"], r["seed"]): r for r in runs}
-    defaults = dataclasses.asdict(TrainConfig())
-    for r in kept.values():
-        r["config"] = {**defaults, **r["config"]}
-        r.setdefault("control", guideline_control(r["name"]))
     order = list(GUIDELINES)
-    record = {"base": GUIDELINE_BASE, "seeds": sorted({seed for _, seed in kept}),
-              "eval_n": 1000, "eval_seed": EVAL_SEED,
-              "trained_on": sorted({r.get("trained_on", trained_on()) for r in kept.values()}),
-              "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    return [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]
 
 
 def _long_base() -> dict:
@@ -321,9 +331,7 @@ def run_guideline_long(name: str, seed: int, out: str, n: int = 1000, classifier
     checkpointing in ``out`` and measuring the generator every ``eval_every`` steps."""
     from dcgan_lib.settings import TrainConfig
 
-    if name not in GUIDELINES:
-        raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "
-                         f"got {name!r}")
+    _check_guideline(name)
     cfg = TrainConfig(**_long_base(), **GUIDELINES[name], seed=seed, out=out, progress=False,
                       log_every=0)
     if classifier is None:
@@ -370,13 +378,6 @@ def write_guidelines_long(runs: list[dict]) -> None:
     """Merge ``runs`` into ``guidelines-long.json`` by name and seed."""
     path = WEIGHTS / "guidelines-long.json"
     settings = _long_base() | {"eval_every": GUIDELINE_LONG["eval_every"]}
-    kept = {}
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if old.get("base") == settings:
-            kept = {(r["name"], r["seed"]): r for r in old["runs"]}
-    kept |= {(r["name"], r["seed"]): r for r in runs}
-    order = list(GUIDELINES)
     record = {"base": settings, "eval_n": 1000, "eval_seed": EVAL_SEED,
-              "runs": [kept[k] for k in sorted(kept, key=lambda k: (k[1], order.index(k[0])))]}
+              "runs": _merged_runs(path, settings, runs)}
     path.write_text(json.dumps(record, indent=1) + "\n")
