@@ -58,6 +58,7 @@ CLASSES = {
 }
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 CACHE = Path("~/.cache/dcgan-data").expanduser()
+SIZES = (16, 32, 64, 128, 256)  # the powers of two the DCGAN stacks are built for
 COLOUR_DATASETS = ("cifar10", "celeba")
 _COLOUR = {  # torchvision's class, its training split, and where a reader gets the files
     "cifar10": ("CIFAR10", {"train": True},
@@ -205,7 +206,7 @@ def load(dataset: str = "mnist", split: str = "train", image_size: int = 32,
     """
     _check_choice("dataset", dataset, DATASETS)
     _check_choice("split", split, SPLITS)
-    if image_size != 28 and image_size not in (16, 32, 64, 128, 256):
+    if image_size != 28 and image_size not in SIZES:
         raise ValueError(
             f"image_size must be 28 or a power of two from 16 to 256, got {image_size!r}"
         )
@@ -216,11 +217,17 @@ def load(dataset: str = "mnist", split: str = "train", image_size: int = 32,
     x = to_unit_range(images)[:, None]
     if image_size != 28:
         x = F.pad(x, (2, 2, 2, 2), value=-1.0)
-        if image_size != 32:
-            x = F.interpolate(x, size=(image_size, image_size), mode="bilinear",
-                              align_corners=False, antialias=image_size < 32)
+        x = _resized(x, image_size)
     y = torch.from_numpy(labels.astype(np.int64))
     return x.to(device), y.to(device)
+
+
+def _resized(x: torch.Tensor, image_size: int) -> torch.Tensor:
+    """32x32 images ``x`` scaled bilinearly to ``image_size`` (antialiased when shrinking)."""
+    if image_size == 32:
+        return x
+    return F.interpolate(x, size=(image_size, image_size), mode="bilinear",
+                         align_corners=False, antialias=image_size < 32)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -256,17 +263,14 @@ def load_colour(dataset: str = "cifar10", root=None, image_size: int = 64,
     from .folder import square
 
     _check_choice("dataset", dataset, COLOUR_DATASETS)
-    if image_size not in (16, 32, 64, 128, 256):
+    if image_size not in SIZES:
         raise ValueError(f"image_size must be a power of two from 16 to 256, got {image_size!r}")
     limit = positive_int_or_none("limit", limit)
     root = Path(root).expanduser() if root is not None else CACHE
     ds = _torchvision_colour(dataset, root)
     if dataset == "cifar10":
         x = to_unit_range(ds.data[:limit]).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
-        if image_size != 32:
-            x = F.interpolate(x, size=(image_size, image_size), mode="bilinear",
-                              align_corners=False, antialias=image_size < 32)
-        return x.clamp_(-1, 1)
+        return _resized(x, image_size).clamp_(-1, 1)
     n = len(ds) if limit is None else min(limit, len(ds))
     pixels = np.stack([np.asarray(square(ds[i][0].convert("RGB"), image_size), np.uint8)
                        for i in range(n)])
