@@ -218,6 +218,23 @@ def uncaptioned_figures(m: dict) -> list[str]:
     return out
 
 
+def figures_numbered_across_the_book(m: dict) -> list[str]:
+    """Captions on chapter N's page must read Fig. N.1, N.2, ... in page order."""
+    chapter = int(re.match(r"book/0*(\d+)_", m["page"]).group(1))
+    captions = dict.fromkeys(i["caption"] for i in m["images"] if i["caption"])
+    out, last = [], 0
+    for caption in captions:
+        number = re.match(r"\s*Fig\.\s*(\d+(?:\.\d+)*)", caption)
+        if not number:
+            continue  # reported by the numbered-caption check
+        parts = [int(p) for p in number.group(1).split(".")]
+        if len(parts) != 2 or parts[0] != chapter or parts[1] <= last:
+            out.append(f"Fig. {number.group(1)} after Fig. {chapter}.{last}")
+        else:
+            last = parts[1]
+    return out
+
+
 def meaningless_alt_texts(m: dict) -> list[str]:
     out = []
     for image in m["images"]:
@@ -345,6 +362,12 @@ def test_chapter_code_and_outputs_fit_the_column(page, measured):
 def test_chapter_figures_are_numbered_captioned_figures(page, measured):
     found = uncaptioned_figures(measured(page))
     assert not found, report(page, "images without a numbered caption", found)
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_numbers_its_figures_within_itself(page, measured):
+    found = figures_numbered_across_the_book(measured(page))
+    assert not found, report(page, "figures not numbered N.1, N.2, ... in chapter N", found)
 
 
 @pytest.mark.parametrize("page", CHAPTERS)

@@ -1,11 +1,14 @@
 """Sphinx extension for the book: each page lists each script once, the bibliography's
-labels read author-year like the citations, and no page carries dead widgets.
+labels read author-year like the citations, no page carries dead widgets, and a chapter
+numbers its figures and tables within itself (chapter 6's second figure is Fig. 6.2).
 
 Jupyter Book and sphinx-book-theme both register sphinx-thebe's and sphinx-togglebutton's
 inline configuration scripts (once with the file name None, once with ''), so every page
 declares `const THEBE_JS_URL` twice, a console error. This keeps the first of any scripts
 with the same file and attributes.
 """
+
+import re
 
 from docutils import nodes
 from sphinx.util import logging
@@ -79,8 +82,25 @@ def _drop_widget_state(app, doctree):
                            "tag its cell remove-cell", location=raw)
 
 
+CHAPTER_PAGE = re.compile(r"^book/0*(\d+)_")
+
+
+def _number_within_chapters(app, env):
+    """Renumber every page's figures, tables and listings from 1 in page order, prefixed
+    on a chapter page (``book/06_hands_on``) with the chapter's number: Sphinx's own count
+    runs on across the whole book. Captions and ``{numref}`` links both read these."""
+    for docname, by_type in env.toc_fignumbers.items():
+        chapter = CHAPTER_PAGE.match(docname)
+        prefix = (int(chapter.group(1)),) if chapter else ()
+        for figtype, numbers in by_type.items():
+            in_order = sorted(numbers, key=numbers.get)
+            by_type[figtype] = {fid: (*prefix, k) for k, fid in enumerate(in_order, 1)}
+    return []
+
+
 def setup(app):
     _register_author_year_labels()
     app.connect("doctree-read", _drop_widget_state)
     app.connect("html-page-context", _dedupe_scripts, priority=999)
+    app.connect("env-get-updated", _number_within_chapters, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
