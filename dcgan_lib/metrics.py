@@ -316,6 +316,16 @@ def class_coverage(model: Classifier, images: torch.Tensor) -> tuple[np.ndarray,
     return counts, coverage_from_counts(counts)
 
 
+def probability_scores(probs: torch.Tensor) -> dict:
+    """What one image set's class probabilities ``(N, 10)`` say: the inception score, the
+    predicted-class histogram and its KL divergence from uniform, and the share of images
+    whose most likely class has probability below 0.9."""
+    counts = np.bincount(probs.argmax(1).numpy(), minlength=NUM_CLASSES)
+    return {"inception_score": inception_score_from_probs(probs),
+            "coverage_kl": coverage_from_counts(counts), "class_counts": counts.tolist(),
+            "share_below_0.9": float(np.mean(probs.max(1).values.numpy() < 0.9))}
+
+
 def real_floor(model: Classifier, dataset: str, n: int = 2000) -> float:
     """Fréchet distance between ``n`` real training and ``n`` real test images: the value
     a perfect generator would reach with ``n`` samples."""

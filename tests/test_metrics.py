@@ -135,3 +135,17 @@ def test_coverage_rejects_negative_counts():
 def test_unknown_dataset_for_the_classifier_is_rejected():
     with pytest.raises(ValueError, match="dataset must be one of"):
         metrics.load_classifier("cifar10")
+
+
+def test_probability_scores_of_a_known_set_of_probabilities():
+    # four images: two sure 3s, one sure 7 and one split between 1 and 2
+    probs = torch.zeros(4, metrics.NUM_CLASSES)
+    probs[0, 3] = probs[1, 3] = probs[2, 7] = 1.0
+    probs[3, 1], probs[3, 2] = 0.6, 0.4
+    found = metrics.probability_scores(probs)
+    assert found["class_counts"] == [0, 1, 0, 2, 0, 0, 0, 1, 0, 0]
+    assert found["share_below_0.9"] == 0.25
+    p = np.array([1, 2, 1]) / 4
+    assert found["coverage_kl"] == pytest.approx(float((p * np.log(p * 10)).sum()), abs=1e-12)
+    # marginal (0, .15, .1, .5, 0, 0, 0, .25, 0, 0): KLs log 2, log 2, log 4, log 4
+    assert found["inception_score"] == pytest.approx(2 ** 1.5, rel=1e-6)

@@ -56,13 +56,11 @@ def stamp(command: str) -> dict:
 
 def scores(probs: torch.Tensor) -> dict:
     """IS, coverage and confidence of one image set from its class probabilities."""
-    counts = np.bincount(probs.argmax(1).numpy(), minlength=metrics.NUM_CLASSES)
     confidence = probs.max(1).values.numpy()
-    return {"inception_score": metrics.inception_score_from_probs(probs),
-            "coverage_kl": metrics.coverage_from_counts(counts),
-            "class_counts": counts.tolist(),
-            "confidence_counts": np.histogram(confidence, CONFIDENCE_EDGES)[0].tolist(),
-            "share_below_0.9": float(np.mean(confidence < 0.9))}
+    found = metrics.probability_scores(probs)
+    return {k: found[k] for k in ("inception_score", "coverage_kl", "class_counts")} | {
+        "confidence_counts": np.histogram(confidence, CONFIDENCE_EDGES)[0].tolist(),
+        "share_below_0.9": found["share_below_0.9"]}
 
 
 def interval(estimate: float, values: np.ndarray) -> dict:

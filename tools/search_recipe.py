@@ -19,8 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from dcgan_lib import data, metrics, pretrained
 from dcgan_lib.recipes import SEARCH, SEARCH_STEPS, train_shipped
 
@@ -31,13 +29,11 @@ RECORD = pretrained.WEIGHTS / "search-mnist.json"
 def scores(generator, classifier, test_stats) -> dict:
     """IS, Fréchet distance to the test images, coverage and low-confidence share at N."""
     fake = pretrained.sample_images(generator, N, pretrained.EVAL_SEED)
-    probs = metrics.predict_proba(classifier, fake)
-    counts = np.bincount(probs.argmax(1).numpy(), minlength=metrics.NUM_CLASSES)
+    found = metrics.probability_scores(metrics.predict_proba(classifier, fake))
     stats = metrics.gaussian_stats(metrics.features(classifier, fake))
-    return {"n": N, "inception_score": metrics.inception_score_from_probs(probs),
+    return {"n": N, "inception_score": found["inception_score"],
             "frechet_distance": metrics.frechet_from_stats(*stats, *test_stats),
-            "coverage_kl": metrics.coverage_from_counts(counts),
-            "share_below_0.9": float((probs.max(1).values < 0.9).float().mean())}
+            "coverage_kl": found["coverage_kl"], "share_below_0.9": found["share_below_0.9"]}
 
 
 def curve_from_log(text: str) -> list[dict]:
