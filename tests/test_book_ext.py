@@ -33,3 +33,17 @@ def test_chapter_figures_restart_at_one_with_the_chapter_number(book_assets):
                              "table": {"t": (6, 1)}},
         "book/claims": {"figure": {"x": (1,)}},
     }
+
+
+def test_a_chapter_split_over_pages_numbers_on_across_them(book_assets):
+    env = SimpleNamespace(toc_fignumbers={
+        "book/06b_guidelines": {"figure": {"c": (9,), "d": (10,)}},
+        "book/06_hands_on": {"figure": {"a": (7,), "b": (8,)}},
+        "book/07_scaling": {"figure": {"e": (11,)}},
+    })
+    book_assets._number_within_chapters(None, env)
+    assert env.toc_fignumbers == {
+        "book/06b_guidelines": {"figure": {"c": (6, 3), "d": (6, 4)}},
+        "book/06_hands_on": {"figure": {"a": (6, 1), "b": (6, 2)}},
+        "book/07_scaling": {"figure": {"e": (7, 1)}},
+    }

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from dcgan_lib import pretrained
-from dcgan_lib.recipes import SEARCH
+from dcgan_lib.recipes import SEARCH, SEARCH_CONTROL, SEARCH_CONTROL_NAME, SHIPPED
+from dcgan_lib.settings import TrainConfig
 from tools.search_recipe import curve_from_log
 
 RECORD = json.loads((pretrained.WEIGHTS / "search-mnist.json").read_text())
@@ -29,11 +30,20 @@ def test_each_candidate_changes_what_the_recipe_module_says(name):
     assert RECORD[name]["change"] == SEARCH[name]
 
 
-def test_the_control_is_the_shipped_recipe_unchanged_with_its_curve():
-    control = RECORD["shipped (constant step size)"]
+def test_the_control_is_the_candidate_with_no_change_and_has_its_curve():
+    control = RECORD[SEARCH_CONTROL_NAME]
     assert control["change"] == {}
     steps = [p["step"] for p in control["curve"]]
     assert steps == sorted(steps) and len(steps) >= 10
+
+
+def test_the_shipped_mnist_recipe_is_the_best_finished_candidate():
+    finished = {k: e for k, e in RECORD.items() if "final" in e}
+    best = min(finished, key=lambda k: finished[k]["final"]["frechet_distance"])
+    recipe = SEARCH_CONTROL | SEARCH[best]
+    defaults = TrainConfig(dataset="mnist")
+    shipped = {k: SHIPPED["mnist"].get(k, getattr(defaults, k, None)) for k in recipe}
+    assert shipped == recipe, f"the best candidate is {best!r}"
 
 
 @pytest.mark.parametrize("name", list(RECORD))

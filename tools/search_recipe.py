@@ -1,12 +1,12 @@
 """Train one candidate of the MNIST recipe search and keep its curve and scores.
 
-Each candidate (``dcgan_lib.recipes.SEARCH``) is the shipped recipe with the named
-settings changed, trained for ``SEARCH_STEPS`` steps; the shipped generator's own record is
-the control. The candidate's generator, record and frames go to ``runs/search/<slug>/``
-(copy them over ``dcgan_lib/weights/generator-mnist.*`` to ship one), and its curve and its
-scores at n = 10,000 into ``dcgan_lib/weights/search-mnist.json``.
+Each candidate (``dcgan_lib.recipes.SEARCH``) is the search's control recipe
+(``SEARCH_CONTROL``, itself the candidate with no change) with the named settings changed,
+trained for ``SEARCH_STEPS`` steps. The candidate's generator, record and frames go to
+``runs/search/<slug>/`` (copy them over ``dcgan_lib/weights/generator-mnist.*`` to ship
+one), and its curve and its scores at n = 10,000 into ``dcgan_lib/weights/search-mnist.json``.
 
-    PYTHONPATH=. python tools/search_recipe.py --control
+    PYTHONPATH=. python tools/search_recipe.py --candidate "width 32, constant step size"
     PYTHONPATH=. python tools/search_recipe.py --candidate "linear decay"
 """
 
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from dcgan_lib import data, metrics, pretrained
-from dcgan_lib.recipes import SEARCH, SEARCH_STEPS, train_shipped
+from dcgan_lib.recipes import SEARCH, SEARCH_CONTROL, train_shipped
 
 N = 10_000
 RECORD = pretrained.WEIGHTS / "search-mnist.json"
@@ -57,8 +57,6 @@ def entry(record: dict, change: dict, final: dict, command: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python tools/search_recipe.py")
     p.add_argument("--candidate", choices=list(SEARCH))
-    p.add_argument("--control", action="store_true",
-                   help="score the shipped generator as the search's control")
     p.add_argument("--abandoned", nargs=3, metavar=("CANDIDATE", "LOG", "WHY"),
                    help="keep the curve of a candidate stopped early, read from its log")
     args = p.parse_args(argv)
@@ -66,10 +64,6 @@ def main(argv=None) -> int:
     test, _ = data.load("mnist", "test", image_size=32, limit=N)
     test_stats = metrics.gaussian_stats(metrics.features(classifier, test))
     found = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
-    if args.control:
-        generator, record = pretrained.load_generator("mnist")
-        found["shipped (constant step size)"] = entry(
-            record, {}, scores(generator, classifier, test_stats), record["command"])
     if args.abandoned:
         name, log, why = args.abandoned
         found[name] = {"change": SEARCH[name], "stopped": why, "command":
@@ -84,8 +78,7 @@ def main(argv=None) -> int:
                  "samples": out / "samples-mnist.safetensors"}
         start = time.perf_counter()
         generator, record = train_shipped("mnist", str(out / "run"), write=files,
-                                          max_steps=SEARCH_STEPS, budget_seconds=None,
-                                          **SEARCH[args.candidate])
+                                          **SEARCH_CONTROL | SEARCH[args.candidate])
         final = scores(generator, classifier, test_stats)
         command = f"python tools/search_recipe.py --candidate {args.candidate!r}"
         found = json.loads(RECORD.read_text()) if RECORD.is_file() else {}

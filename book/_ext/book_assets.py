@@ -82,19 +82,26 @@ def _drop_widget_state(app, doctree):
                            "tag its cell remove-cell", location=raw)
 
 
-CHAPTER_PAGE = re.compile(r"^book/0*(\d+)_")
+CHAPTER_PAGE = re.compile(r"^book/0*(\d+)[a-z]?_")
 
 
 def _number_within_chapters(app, env):
-    """Renumber every page's figures, tables and listings from 1 in page order, prefixed
-    on a chapter page (``book/06_hands_on``) with the chapter's number: Sphinx's own count
-    runs on across the whole book. Captions and ``{numref}`` links both read these."""
-    for docname, by_type in env.toc_fignumbers.items():
+    """Renumber figures, tables and listings from 1 in page order: on the pages of chapter
+    N (``book/06_hands_on``, and its section pages ``book/06b_...``, ``book/06c_...``, in
+    that order) as N.1, N.2, ... running on across the chapter's pages; on any other page
+    from 1. Sphinx's own count runs on across the whole book. Captions and ``{numref}``
+    links both read these."""
+    counters = {}
+    for docname in sorted(env.toc_fignumbers):
         chapter = CHAPTER_PAGE.match(docname)
         prefix = (int(chapter.group(1)),) if chapter else ()
+        by_type = env.toc_fignumbers[docname]
         for figtype, numbers in by_type.items():
+            start = counters.get((prefix, figtype), 0) if prefix else 0
             in_order = sorted(numbers, key=numbers.get)
-            by_type[figtype] = {fid: (*prefix, k) for k, fid in enumerate(in_order, 1)}
+            by_type[figtype] = {fid: (*prefix, start + k)
+                                for k, fid in enumerate(in_order, 1)}
+            counters[(prefix, figtype)] = start + len(in_order)
     return []
 
 
