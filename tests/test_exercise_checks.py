@@ -165,6 +165,29 @@ def _inorm(x, eps=1e-5, *, dims=(2, 3), unbiased=False, root=True):
     return (x - mean) / (torch.sqrt(var + eps) if root else var + eps)
 
 
+def _ink_drawn(generator, z, layer, channel, *, cut=1, keep=0.0, sign=1.0, scale=0.5,
+               per_image=True, on_latent=False, train=False, above_zero=False):
+    """The ink channel ``channel`` draws, with one of the mistakes a learner can make:
+    ``cut`` where the network is split (1: right after main[layer]), ``keep`` what is left
+    of the channel, ``scale`` the factor from [-1, 1] differences to ink."""
+    if train:
+        generator.train()
+    with torch.no_grad():
+        if on_latent:
+            head, tail, h = nn.Identity(), generator.main, z[:, :, None, None]
+        else:
+            head, tail = generator.main[:layer + cut], generator.main[layer + cut:]
+            h = head(z[:, :, None, None])
+        off = h.clone()
+        off[:, channel] *= keep
+        a, b = tail(h), tail(off)
+    if above_zero:
+        drawn = (a > 0).double().mean(dim=(1, 2, 3)) - (b > 0).double().mean(dim=(1, 2, 3))
+    else:
+        drawn = sign * scale * (a - b).mean(dim=(1, 2, 3))
+    return drawn if per_image else drawn.mean()
+
+
 WRONG = [
     ("1.1", "off by one: s * H_in", lambda n, k, s, p: s * n + k - 2 * p),
     ("1.1", "sign error on the padding", lambda n, k, s, p: s * (n - 1) + k + 2 * p),
@@ -310,6 +333,22 @@ WRONG = [
     ("5.4", "mean over the wrong axis", lambda a, b, c: a.mean(1) - b.mean(1) + c.mean(1)),
     ("5.4", "missing the third term", lambda a, b, c: a.mean(0) - b.mean(0)),
     ("5.4", "sums instead of means", lambda a, b, c: a.sum(0) - b.sum(0) + c.sum(0)),
+    ("5.5", "a channel of the next block's convolution switched off", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, cut=2)),
+    ("5.5", "the convolution's output switched off, before BatchNorm", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, cut=-1)),
+    ("5.5", "the channel halved instead of zeroed", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, keep=0.5)),
+    ("5.5", "the ink gained, not lost", lambda g, z, i, c: _ink_drawn(g, z, i, c, sign=-1)),
+    ("5.5", "pixel differences in [-1, 1], not ink", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, scale=1.0)),
+    ("5.5", "one number for the whole batch", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, per_image=False)),
+    ("5.5", "a latent coordinate zeroed instead of a channel", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c % z.shape[1], on_latent=True)),
+    ("5.5", "BatchNorm in training mode", lambda g, z, i, c: _ink_drawn(g, z, i, c, train=True)),
+    ("5.5", "the share of pixels above 0 instead of the ink", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, above_zero=True)),
     ("6.1", "no detach", lambda netD, r, f: _d_losses(netD, r, f, detach=False)),
     ("6.1", "labels swapped", lambda netD, r, f: _d_losses(netD, r, f, swap=True)),
     ("6.1", "sigmoid applied twice", lambda netD, r, f: _d_losses(netD, r, f,

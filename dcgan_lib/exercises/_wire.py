@@ -165,6 +165,14 @@ def _build(data, leaves: list):
                                            strict=True):
                     p.copy_(decode(weights))
             return net
+        if kind == "dcgan_generator":  # parameters and BatchNorm's running statistics
+            from dcgan_lib.models import Generator
+
+            net = Generator(**params["config"])
+            state = net.state_dict()
+            net.load_state_dict({name: decode(value) for name, value in
+                                 zip(state, params["state"], strict=True)})
+            return net.eval()
         raise WireError(f"unknown argument kind {kind!r}")
     return decode(data)
 
