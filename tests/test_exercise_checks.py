@@ -188,6 +188,54 @@ def _ink_drawn(generator, z, layer, channel, *, cut=1, keep=0.0, sign=1.0, scale
     return drawn if per_image else drawn.mean()
 
 
+def _smooth(w, *, step=1, down=True, across=True, diagonal=False, factor=2.0, pooled=True,
+            stacked=False, centred=False):
+    """Filter smoothness with one of a learner's mistakes: ``step`` apart, one direction,
+    diagonal pairs, another factor, the two directions' means averaged, the channels
+    stacked into one grid (pairs across channel borders), or Pearson's correlation."""
+    if stacked:
+        w = w.reshape(w.shape[0], 1, -1, w.shape[-1])
+    pairs = []
+    if across:
+        pairs.append((w[..., :, step:], w[..., :, :-step]))
+    if down:
+        pairs.append((w[..., step:, :], w[..., :-step, :]))
+    if diagonal:
+        pairs = [(w[..., 1:, 1:], w[..., :-1, :-1])]
+    if centred:
+        a = torch.cat([x.flatten(1) for x, _ in pairs], 1)
+        b = torch.cat([y.flatten(1) for _, y in pairs], 1)
+        a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+        return (a * b).mean(1) / (a.pow(2).mean(1) * b.pow(2).mean(1)).sqrt()
+    squares = [(x - y).pow(2).flatten(1) for x, y in pairs]
+    msd = (torch.cat(squares, 1).mean(1) if pooled
+           else torch.stack([q.mean(1) for q in squares]).mean(0))
+    return 1 - msd / (factor * w.pow(2).flatten(1).mean(1))
+
+
+def _patches(conv, images, n, *, largest=True, absolute=False, padding=True, stride=True,
+             per_image=False, count=0, by_brightness=False):
+    """The strongest patches with one of a learner's mistakes."""
+    cut = dict(kernel_size=conv.kernel_size, padding=conv.padding if padding else 0,
+               stride=conv.stride if stride else 1)
+    with torch.no_grad():
+        cols = F.unfold(images, **cut).transpose(1, 2)  # (N, positions, C k k)
+        weight = conv.weight.flatten(1)
+        if per_image:  # the top n of each image, then the mean over the images
+            response = cols @ weight.T  # (N, positions, F)
+            top = response.topk(n, dim=1).indices  # (N, n, F)
+            picked = torch.stack([cols[i][top[i]] for i in range(len(cols))])
+            return picked.mean(dim=(0, 1)).reshape(conv.weight.shape)
+        cols = cols.flatten(0, 1)
+        response = cols @ weight.T
+        if absolute:
+            response = response.abs()
+        if by_brightness:
+            response = cols.mean(1, keepdim=True).expand(-1, weight.shape[0])
+        top = response.topk(n + count, dim=0, largest=largest).indices
+        return cols[top].mean(0).reshape(conv.weight.shape)
+
+
 WRONG = [
     ("1.1", "off by one: s * H_in", lambda n, k, s, p: s * n + k - 2 * p),
     ("1.1", "sign error on the padding", lambda n, k, s, p: s * (n - 1) + k + 2 * p),
@@ -402,6 +450,27 @@ WRONG = [
         (yt == y.mode().values).double().mean().item()),
     ("6.8", "the error rate", lambda x, y, xt, yt: 1 - _probe(x, y, xt, yt)),
     ("6.8", "a percentage", lambda x, y, xt, yt: 100 * _probe(x, y, xt, yt)),
+    ("6.9", "neighbours two apart", lambda w: _smooth(w, step=2)),
+    ("6.9", "horizontal neighbours only", lambda w: _smooth(w, down=False)),
+    ("6.9", "diagonal neighbours", lambda w: _smooth(w, diagonal=True)),
+    ("6.9", "missing the factor 2", lambda w: _smooth(w, factor=1.0)),
+    ("6.9", "the two directions' means averaged, not pooled", lambda w:
+        _smooth(w, pooled=False)),
+    ("6.9", "channels stacked: pairs across a channel border", lambda w:
+        _smooth(w, stacked=True)),
+    ("6.9", "Pearson's correlation of the pairs, centred", lambda w: _smooth(w, centred=True)),
+    ("6.9", "one number for all the filters", lambda w: _smooth(w).mean()),
+    ("6.10", "the weakest patches", lambda c, x, n: _patches(c, x, n, largest=False)),
+    ("6.10", "the largest response in size, either sign", lambda c, x, n:
+        _patches(c, x, n, absolute=True)),
+    ("6.10", "the padding ignored", lambda c, x, n: _patches(c, x, n, padding=False)),
+    ("6.10", "the stride ignored", lambda c, x, n: _patches(c, x, n, stride=False)),
+    ("6.10", "the top n of each image, averaged", lambda c, x, n:
+        _patches(c, x, n, per_image=True)),
+    ("6.10", "one patch too many", lambda c, x, n: _patches(c, x, n, count=1)),
+    ("6.10", "the brightest patches, whatever the filter", lambda c, x, n:
+        _patches(c, x, n, by_brightness=True)),
+    ("6.10", "the filters themselves", lambda c, x, n: c.weight.detach().clone()),
     ("7.1", "the global batch, not the slice", lambda n, p, sync: (2 * n - 1) / n**2),
     ("7.1", "the unbiased variance's 2 / (b - 1)", lambda n, p, sync:
         2 / ((n if sync else n // p) - 1)),

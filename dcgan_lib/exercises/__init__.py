@@ -44,6 +44,8 @@ from dcgan_lib.exercises.hands_on import (
     check_inception_score,
     check_linear_probe,
     check_nearest_training_distance,
+    check_smoothness,
+    check_strongest_patches,
 )
 from dcgan_lib.exercises.latent_space import (
     check_answer_5_3,
@@ -89,7 +91,8 @@ __all__ = [
     "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic", "check_ink_drawn",
     "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
     "check_answer_6_4", "check_generator_block_parameters", "check_ema_update",
-    "check_nearest_training_distance", "check_linear_probe",
+    "check_nearest_training_distance", "check_linear_probe", "check_smoothness",
+    "check_strongest_patches",
     "check_per_process_noise", "check_pooled_mean_var", "check_measure_split_noise",
     "check_answer_7_4",
 ]
