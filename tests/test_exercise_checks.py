@@ -397,6 +397,14 @@ WRONG = [
     ("5.5", "BatchNorm in training mode", lambda g, z, i, c: _ink_drawn(g, z, i, c, train=True)),
     ("5.5", "the share of pixels above 0 instead of the ink", lambda g, z, i, c:
         _ink_drawn(g, z, i, c, above_zero=True)),
+    ("5.6", "0: the channel taken to be off", lambda g, b, m, v: 0.0),
+    ("5.6", "BatchNorm's output, the ReLU forgotten", lambda g, b, m, v:
+        b - g * m / (v + 1e-5) ** 0.5),
+    ("5.6", "divided by the variance, not the standard deviation", lambda g, b, m, v:
+        max(0.0, b - g * m / (v + 1e-5))),
+    ("5.6", "the running mean added, not subtracted", lambda g, b, m, v:
+        max(0.0, b + g * m / (v + 1e-5) ** 0.5)),
+    ("5.6", "the shift alone", lambda g, b, m, v: max(0.0, b)),
     ("6.1", "no detach", lambda netD, r, f: _d_losses(netD, r, f, detach=False)),
     ("6.1", "labels swapped", lambda netD, r, f: _d_losses(netD, r, f, swap=True)),
     ("6.1", "sigmoid applied twice", lambda netD, r, f: _d_losses(netD, r, f,
@@ -720,6 +728,11 @@ GUESS = {
     # guess in [0, 1] lands there 2 % of the time. Now the ratio at six points t, from
     # 0.71 to 1, within 0.005.
     "5.3": (2 * 0.01, 0.0),
+    # 5.6: asked as one number, the value a silenced channel holds after BatchNorm and ReLU
+    # for one channel, within 0.001: a guess in [0, 4] lands there 0.05 % of the time. It
+    # is asked as a function of (gamma, beta, mean, var), checked at seven channels whose
+    # answers (0 for three of them, 0.12, 0.80, 1.0, 3.9) no single number matches.
+    "5.6": (2 * 0.001 / 4, 0.0),
     # 6.4: one number, 2 log 2 = 1.386 within 0.001, printed by the cell above it; a guess
     # in [0, 2] lands there 0.1 % of the time. Now Loss_D at five pairs (D(x), D(G(z))).
     "6.4": (2 * 0.001 / 2, 0.0),
@@ -750,7 +763,8 @@ def _random_guess(ex_id: str, rng: np.random.Generator):
     if ex_id == "7.4":
         pair = (int(rng.integers(1, 513)), int(rng.integers(1, 513)))
         return lambda processes, batch_size, sync_bn: pair
-    low, high = {"2.4": (1, 10), "4.4": (1, 100), "5.3": (0, 1), "6.4": (0, 2)}[ex_id]
+    low, high = {"2.4": (1, 10), "4.4": (1, 100), "5.3": (0, 1), "5.6": (0, 4),
+                 "6.4": (0, 2)}[ex_id]
     value = float(rng.uniform(low, high))
     return lambda *args: value
 
@@ -782,7 +796,8 @@ def test_no_single_number_passes_a_numeric_explain_check(ex_id, solutions):
 
     cases = {"2.4": activations.CASES_2_4, "3.4": [(t,) for t in normalization.TOLERANCES_3_4],
              "4.4": [(d,) for d in training_dynamics.D_4_4],
-             "5.3": [(t,) for t in latent_space.T_5_3], "6.4": hands_on.D_6_4,
+             "5.3": [(t,) for t in latent_space.T_5_3], "5.6": latent_space.CASES_5_6,
+             "6.4": hands_on.D_6_4,
              "7.4": scaling.CASES_7_4}[ex_id]
     exercise = EXERCISES[ex_id]
     solution = solutions[ex_id.split(".")[0]][exercise.names[0]]

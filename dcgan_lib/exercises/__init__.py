@@ -49,6 +49,7 @@ from dcgan_lib.exercises.hands_on import (
 )
 from dcgan_lib.exercises.latent_space import (
     check_answer_5_3,
+    check_answer_5_6,
     check_ink_drawn,
     check_latent_arithmetic,
     check_sample_latent,
@@ -89,6 +90,7 @@ __all__ = [
     "check_smoothed_d_loss", "check_spiral_frequency", "check_answer_4_4", "check_modes_covered",
     "check_slerp",
     "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic", "check_ink_drawn",
+    "check_answer_5_6",
     "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
     "check_answer_6_4", "check_generator_block_parameters", "check_ema_update",
     "check_nearest_training_distance", "check_linear_probe", "check_smoothness",

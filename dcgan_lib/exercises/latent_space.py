@@ -1,5 +1,5 @@
 """The checks of chapter 5's exercises (latent space): slerp, priors, latent arithmetic,
-and the ink one generator channel draws."""
+the ink one generator channel draws, and where to switch a channel off."""
 
 from __future__ import annotations
 
@@ -206,3 +206,34 @@ def check_ink_drawn(ink_drawn):
                  f"the rest of generator.main on it and compare the mean of (x + 1) / 2")
     return ("the ink each image loses without one channel, at every block of a 16x16 and "
             "a 32x32 colour generator")
+
+
+# (gamma, beta, running mean, running variance) of one BatchNorm channel
+CASES_5_6 = [(1.0, 0.0, 0.0, 1.0), (1.2, 0.5, 0.3, 0.25), (0.8, 0.4, -1.0, 4.0),
+             (1.0, 1.0, 0.0, 1.0), (2.0, -0.1, -0.6, 0.09), (0.5, 0.2, 2.0, 1.0),
+             (1.5, -0.3, -0.2, 0.5)]
+
+
+@exercise("5.6", "A channel silenced before BatchNorm", "explain", "answer_5_6")
+def check_answer_5_6(answer_5_6):
+    """ReLU(BatchNorm(0)) in eval mode: max(0, beta - gamma mu / sqrt(var + eps))."""
+    for gamma, beta, mean, var in CASES_5_6:
+        what = f"answer_5_6({gamma}, {beta}, {mean}, {var})"
+        got = as_float(call(answer_5_6, "answer_5_6", gamma, beta, mean, var), what)
+        bn = torch.nn.BatchNorm2d(1).eval()  # the layer itself, in evaluation mode
+        with torch.no_grad():
+            for tensor, value in ((bn.weight, gamma), (bn.bias, beta),
+                                  (bn.running_mean, mean), (bn.running_var, var)):
+                tensor.fill_(value)
+            expected = torch.relu(bn(torch.zeros(1, 1, 1, 1, dtype=torch.float32))).item()
+        if abs(got - expected) <= 1e-3:
+            continue
+        shifted = beta - gamma * mean / math.sqrt(var + bn.eps)
+        if got < 0 and abs(got - shifted) <= 1e-3:
+            fail(f"{what} returned {got:.4g}, BatchNorm's output; the block's ReLU comes "
+                 f"next, and it turns that into {expected:.4g}")
+        fail(f"{what} returned {got:.4g}, expected {expected:.4g}: in evaluation mode "
+             f"BatchNorm maps x to gamma (x - mean) / sqrt(var + eps) + beta, and the "
+             f"block's ReLU follows")
+    return (f"ReLU(beta - gamma mean / sqrt(var + eps)) at {len(CASES_5_6)} channels: "
+            f"switched off before BatchNorm, a channel is not off")
