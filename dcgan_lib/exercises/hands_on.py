@@ -418,6 +418,8 @@ def check_strongest_patches(strongest_patches):
         got = reply.value
         if any(reply.mutated):
             fail(f"{what} changed the images it was given; leave them as they were")
+        if isinstance(got, np.ndarray):
+            got = torch.from_numpy(got)
         if not isinstance(got, torch.Tensor) or got.shape != weight.shape:
             fail(f"{what} returned {show(got)}; return one mean patch per filter, a tensor "
                  f"of the filters' shape {tuple(weight.shape)}")

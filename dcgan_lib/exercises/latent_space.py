@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from dcgan_lib import units
@@ -182,6 +183,8 @@ def check_ink_drawn(ink_drawn):
             what = (f"ink_drawn(generator, z, {layer}, {channel}) for a {size} generator "
                     f"and 5 latents")
             got = call(ink_drawn, "ink_drawn", spec, z.clone(), layer, channel)
+            if isinstance(got, np.ndarray):
+                got = torch.from_numpy(got)
             if isinstance(got, torch.Tensor) and got.dim() == 0 or isinstance(got, float):
                 fail(f"{what} returned one number; return one value per latent, a tensor "
                      f"of shape (5,)")
