@@ -165,6 +165,77 @@ def _inorm(x, eps=1e-5, *, dims=(2, 3), unbiased=False, root=True):
     return (x - mean) / (torch.sqrt(var + eps) if root else var + eps)
 
 
+def _ink_drawn(generator, z, layer, channel, *, cut=1, keep=0.0, sign=1.0, scale=0.5,
+               per_image=True, on_latent=False, train=False, above_zero=False):
+    """The ink channel ``channel`` draws, with one of the mistakes a learner can make:
+    ``cut`` where the network is split (1: right after main[layer]), ``keep`` what is left
+    of the channel, ``scale`` the factor from [-1, 1] differences to ink."""
+    if train:
+        generator.train()
+    with torch.no_grad():
+        if on_latent:
+            head, tail, h = nn.Identity(), generator.main, z[:, :, None, None]
+        else:
+            head, tail = generator.main[:layer + cut], generator.main[layer + cut:]
+            h = head(z[:, :, None, None])
+        off = h.clone()
+        off[:, channel] *= keep
+        a, b = tail(h), tail(off)
+    if above_zero:
+        drawn = (a > 0).double().mean(dim=(1, 2, 3)) - (b > 0).double().mean(dim=(1, 2, 3))
+    else:
+        drawn = sign * scale * (a - b).mean(dim=(1, 2, 3))
+    return drawn if per_image else drawn.mean()
+
+
+def _smooth(w, *, step=1, down=True, across=True, diagonal=False, factor=2.0, pooled=True,
+            stacked=False, centred=False):
+    """Filter smoothness with one of a learner's mistakes: ``step`` apart, one direction,
+    diagonal pairs, another factor, the two directions' means averaged, the channels
+    stacked into one grid (pairs across channel borders), or Pearson's correlation."""
+    if stacked:
+        w = w.reshape(w.shape[0], 1, -1, w.shape[-1])
+    pairs = []
+    if across:
+        pairs.append((w[..., :, step:], w[..., :, :-step]))
+    if down:
+        pairs.append((w[..., step:, :], w[..., :-step, :]))
+    if diagonal:
+        pairs = [(w[..., 1:, 1:], w[..., :-1, :-1])]
+    if centred:
+        a = torch.cat([x.flatten(1) for x, _ in pairs], 1)
+        b = torch.cat([y.flatten(1) for _, y in pairs], 1)
+        a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+        return (a * b).mean(1) / (a.pow(2).mean(1) * b.pow(2).mean(1)).sqrt()
+    squares = [(x - y).pow(2).flatten(1) for x, y in pairs]
+    msd = (torch.cat(squares, 1).mean(1) if pooled
+           else torch.stack([q.mean(1) for q in squares]).mean(0))
+    return 1 - msd / (factor * w.pow(2).flatten(1).mean(1))
+
+
+def _patches(conv, images, n, *, largest=True, absolute=False, padding=True, stride=True,
+             per_image=False, count=0, by_brightness=False):
+    """The strongest patches with one of a learner's mistakes."""
+    cut = dict(kernel_size=conv.kernel_size, padding=conv.padding if padding else 0,
+               stride=conv.stride if stride else 1)
+    with torch.no_grad():
+        cols = F.unfold(images, **cut).transpose(1, 2)  # (N, positions, C k k)
+        weight = conv.weight.flatten(1)
+        if per_image:  # the top n of each image, then the mean over the images
+            response = cols @ weight.T  # (N, positions, F)
+            top = response.topk(n, dim=1).indices  # (N, n, F)
+            picked = torch.stack([cols[i][top[i]] for i in range(len(cols))])
+            return picked.mean(dim=(0, 1)).reshape(conv.weight.shape)
+        cols = cols.flatten(0, 1)
+        response = cols @ weight.T
+        if absolute:
+            response = response.abs()
+        if by_brightness:
+            response = cols.mean(1, keepdim=True).expand(-1, weight.shape[0])
+        top = response.topk(n + count, dim=0, largest=largest).indices
+        return cols[top].mean(0).reshape(conv.weight.shape)
+
+
 WRONG = [
     ("1.1", "off by one: s * H_in", lambda n, k, s, p: s * n + k - 2 * p),
     ("1.1", "sign error on the padding", lambda n, k, s, p: s * (n - 1) + k + 2 * p),
@@ -310,6 +381,30 @@ WRONG = [
     ("5.4", "mean over the wrong axis", lambda a, b, c: a.mean(1) - b.mean(1) + c.mean(1)),
     ("5.4", "missing the third term", lambda a, b, c: a.mean(0) - b.mean(0)),
     ("5.4", "sums instead of means", lambda a, b, c: a.sum(0) - b.sum(0) + c.sum(0)),
+    ("5.5", "a channel of the next block's convolution switched off", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, cut=2)),
+    ("5.5", "the convolution's output switched off, before BatchNorm", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, cut=-1)),
+    ("5.5", "the channel halved instead of zeroed", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, keep=0.5)),
+    ("5.5", "the ink gained, not lost", lambda g, z, i, c: _ink_drawn(g, z, i, c, sign=-1)),
+    ("5.5", "pixel differences in [-1, 1], not ink", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, scale=1.0)),
+    ("5.5", "one number for the whole batch", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, per_image=False)),
+    ("5.5", "a latent coordinate zeroed instead of a channel", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c % z.shape[1], on_latent=True)),
+    ("5.5", "BatchNorm in training mode", lambda g, z, i, c: _ink_drawn(g, z, i, c, train=True)),
+    ("5.5", "the share of pixels above 0 instead of the ink", lambda g, z, i, c:
+        _ink_drawn(g, z, i, c, above_zero=True)),
+    ("5.6", "0: the channel taken to be off", lambda g, b, m, v: 0.0),
+    ("5.6", "BatchNorm's output, the ReLU forgotten", lambda g, b, m, v:
+        b - g * m / (v + 1e-5) ** 0.5),
+    ("5.6", "divided by the variance, not the standard deviation", lambda g, b, m, v:
+        max(0.0, b - g * m / (v + 1e-5))),
+    ("5.6", "the running mean added, not subtracted", lambda g, b, m, v:
+        max(0.0, b + g * m / (v + 1e-5) ** 0.5)),
+    ("5.6", "the shift alone", lambda g, b, m, v: max(0.0, b)),
     ("6.1", "no detach", lambda netD, r, f: _d_losses(netD, r, f, detach=False)),
     ("6.1", "labels swapped", lambda netD, r, f: _d_losses(netD, r, f, swap=True)),
     ("6.1", "sigmoid applied twice", lambda netD, r, f: _d_losses(netD, r, f,
@@ -363,6 +458,27 @@ WRONG = [
         (yt == y.mode().values).double().mean().item()),
     ("6.8", "the error rate", lambda x, y, xt, yt: 1 - _probe(x, y, xt, yt)),
     ("6.8", "a percentage", lambda x, y, xt, yt: 100 * _probe(x, y, xt, yt)),
+    ("6.9", "neighbours two apart", lambda w: _smooth(w, step=2)),
+    ("6.9", "horizontal neighbours only", lambda w: _smooth(w, down=False)),
+    ("6.9", "diagonal neighbours", lambda w: _smooth(w, diagonal=True)),
+    ("6.9", "missing the factor 2", lambda w: _smooth(w, factor=1.0)),
+    ("6.9", "the two directions' means averaged, not pooled", lambda w:
+        _smooth(w, pooled=False)),
+    ("6.9", "channels stacked: pairs across a channel border", lambda w:
+        _smooth(w, stacked=True)),
+    ("6.9", "Pearson's correlation of the pairs, centred", lambda w: _smooth(w, centred=True)),
+    ("6.9", "one number for all the filters", lambda w: _smooth(w).mean()),
+    ("6.10", "the weakest patches", lambda c, x, n: _patches(c, x, n, largest=False)),
+    ("6.10", "the largest response in size, either sign", lambda c, x, n:
+        _patches(c, x, n, absolute=True)),
+    ("6.10", "the padding ignored", lambda c, x, n: _patches(c, x, n, padding=False)),
+    ("6.10", "the stride ignored", lambda c, x, n: _patches(c, x, n, stride=False)),
+    ("6.10", "the top n of each image, averaged", lambda c, x, n:
+        _patches(c, x, n, per_image=True)),
+    ("6.10", "one patch too many", lambda c, x, n: _patches(c, x, n, count=1)),
+    ("6.10", "the brightest patches, whatever the filter", lambda c, x, n:
+        _patches(c, x, n, by_brightness=True)),
+    ("6.10", "the filters themselves", lambda c, x, n: c.weight.detach().clone()),
     ("7.1", "the global batch, not the slice", lambda n, p, sync: (2 * n - 1) / n**2),
     ("7.1", "the unbiased variance's 2 / (b - 1)", lambda n, p, sync:
         2 / ((n if sync else n // p) - 1)),
@@ -612,6 +728,11 @@ GUESS = {
     # guess in [0, 1] lands there 2 % of the time. Now the ratio at six points t, from
     # 0.71 to 1, within 0.005.
     "5.3": (2 * 0.01, 0.0),
+    # 5.6: asked as one number, the value a silenced channel holds after BatchNorm and ReLU
+    # for one channel, within 0.001: a guess in [0, 4] lands there 0.05 % of the time. It
+    # is asked as a function of (gamma, beta, mean, var), checked at seven channels whose
+    # answers (0 for three of them, 0.12, 0.80, 1.0, 3.9) no single number matches.
+    "5.6": (2 * 0.001 / 4, 0.0),
     # 6.4: one number, 2 log 2 = 1.386 within 0.001, printed by the cell above it; a guess
     # in [0, 2] lands there 0.1 % of the time. Now Loss_D at five pairs (D(x), D(G(z))).
     "6.4": (2 * 0.001 / 2, 0.0),
@@ -642,7 +763,8 @@ def _random_guess(ex_id: str, rng: np.random.Generator):
     if ex_id == "7.4":
         pair = (int(rng.integers(1, 513)), int(rng.integers(1, 513)))
         return lambda processes, batch_size, sync_bn: pair
-    low, high = {"2.4": (1, 10), "4.4": (1, 100), "5.3": (0, 1), "6.4": (0, 2)}[ex_id]
+    low, high = {"2.4": (1, 10), "4.4": (1, 100), "5.3": (0, 1), "5.6": (0, 4),
+                 "6.4": (0, 2)}[ex_id]
     value = float(rng.uniform(low, high))
     return lambda *args: value
 
@@ -674,7 +796,8 @@ def test_no_single_number_passes_a_numeric_explain_check(ex_id, solutions):
 
     cases = {"2.4": activations.CASES_2_4, "3.4": [(t,) for t in normalization.TOLERANCES_3_4],
              "4.4": [(d,) for d in training_dynamics.D_4_4],
-             "5.3": [(t,) for t in latent_space.T_5_3], "6.4": hands_on.D_6_4,
+             "5.3": [(t,) for t in latent_space.T_5_3], "5.6": latent_space.CASES_5_6,
+             "6.4": hands_on.D_6_4,
              "7.4": scaling.CASES_7_4}[ex_id]
     exercise = EXERCISES[ex_id]
     solution = solutions[ex_id.split(".")[0]][exercise.names[0]]

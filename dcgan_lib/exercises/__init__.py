@@ -44,9 +44,13 @@ from dcgan_lib.exercises.hands_on import (
     check_inception_score,
     check_linear_probe,
     check_nearest_training_distance,
+    check_smoothness,
+    check_strongest_patches,
 )
 from dcgan_lib.exercises.latent_space import (
     check_answer_5_3,
+    check_answer_5_6,
+    check_ink_drawn,
     check_latent_arithmetic,
     check_sample_latent,
     check_slerp,
@@ -85,10 +89,12 @@ __all__ = [
     "check_leaks_batch", "check_answer_3_4", "check_non_saturating_loss",
     "check_smoothed_d_loss", "check_spiral_frequency", "check_answer_4_4", "check_modes_covered",
     "check_slerp",
-    "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic",
+    "check_sample_latent", "check_answer_5_3", "check_latent_arithmetic", "check_ink_drawn",
+    "check_answer_5_6",
     "check_discriminator_losses", "check_frechet_distance", "check_inception_score",
     "check_answer_6_4", "check_generator_block_parameters", "check_ema_update",
-    "check_nearest_training_distance", "check_linear_probe",
+    "check_nearest_training_distance", "check_linear_probe", "check_smoothness",
+    "check_strongest_patches",
     "check_per_process_noise", "check_pooled_mean_var", "check_measure_split_noise",
     "check_answer_7_4",
 ]

@@ -165,6 +165,21 @@ def _build(data, leaves: list):
                                            strict=True):
                     p.copy_(decode(weights))
             return net
+        if kind == "conv2d":  # a first layer: its filters, stride and padding, no bias
+            weight = decode(params["weight"])
+            conv = torch.nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]),
+                                   int(params["stride"]), int(params["padding"]), bias=False)
+            with torch.no_grad():
+                conv.weight.copy_(weight)
+            return conv
+        if kind == "dcgan_generator":  # parameters and BatchNorm's running statistics
+            from dcgan_lib.models import Generator
+
+            net = Generator(**params["config"])
+            state = net.state_dict()
+            net.load_state_dict({name: decode(value) for name, value in
+                                 zip(state, params["state"], strict=True)})
+            return net.eval()
         raise WireError(f"unknown argument kind {kind!r}")
     return decode(data)
 

@@ -1,4 +1,5 @@
-"""The checks of chapter 6's exercises (hands-on): the step's losses, the metrics, the average."""
+"""The checks of chapter 6's exercises (hands-on): the step's losses, the metrics, the average,
+and the discriminator's first-layer filters."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from dcgan_lib import losses
+from dcgan_lib import losses, units
 from dcgan_lib.exercises._core import as_float, call, call_full, exercise, fail, show
 from dcgan_lib.exercises._wire import Spec
 from dcgan_lib.models import Discriminator
@@ -341,3 +342,95 @@ def check_linear_probe(linear_probe):
              f"one output per class (one-hot targets or a softmax) and predict the argmax")
     return (f"{accuracy:.3f} on four classes (a least-squares probe scores {reference:.3f}) "
             f"and {chance:.3f} on random labels, near chance: scored on unseen samples")
+
+
+def _filter_sets():
+    """(filters, name) cases: a constant filter, a checkerboard, DCGAN-initialised and
+    smoothed random filters of several channels, non-square ones, and float64 ones."""
+    g = torch.Generator().manual_seed(69)
+    checker = (torch.arange(4)[:, None] + torch.arange(4)[None, :]) % 2 * 2.0 - 1
+    noise = torch.randn(8, 3, 5, 5, generator=g)
+    smooth = (noise[..., 1:, 1:] + noise[..., :-1, 1:] + noise[..., 1:, :-1]
+              + noise[..., :-1, :-1])  # neighbouring sums: correlated neighbours, (8, 3, 4, 4)
+    return [(torch.randn(16, 1, 4, 4, generator=g) * 0.02,
+             "16 filters of DCGAN's initial N(0, 0.02^2) weights"),
+            (torch.full((1, 1, 4, 4), 0.7), "a constant filter"),
+            (checker[None, None].clone(), "a 4x4 checkerboard"),
+            (smooth, "8 smoothed random filters of 3 channels"),
+            (torch.randn(5, 2, 3, 6, generator=g), "5 non-square 3x6 filters of 2 channels"),
+            (torch.randn(4, 1, 4, 4, generator=g, dtype=torch.float64) + 0.5,
+             "4 float64 filters with a nonzero mean")]
+
+
+@exercise("6.9", "The smoothness of a filter", "implement", "smoothness")
+def check_smoothness(smoothness):
+    """1 - mean (w_i - w_j)^2 over side-by-side pairs / (2 mean w^2), per filter (F,)."""
+    for filters, name in _filter_sets():
+        what = f"smoothness on {name}"
+        reply = call_full(smoothness, "smoothness", (filters.clone(),))
+        got = reply.value
+        if any(reply.mutated):
+            fail(f"{what} changed the filters it was given; work on differences, not in place")
+        if isinstance(got, np.ndarray):
+            got = torch.from_numpy(got)
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (len(filters),):
+            fail(f"{what} returned {show(got)}; return one number per filter, a tensor of "
+                 f"shape ({len(filters)},)")
+        got = got.double()
+        expected = units.smoothness(filters).double()
+        if torch.allclose(got, expected, atol=1e-5):
+            continue
+        worst = (got - expected).abs().argmax().item()
+        fail(f"{what}: expected {expected[worst].item():+.4f} for filter {worst}, got "
+             f"{got[worst].item():+.4f}; pool the squared differences of every pair of "
+             f"weights side by side, across and down, within each channel, and divide their "
+             f"mean by twice the filter's mean squared weight")
+    return "+1 for a constant filter, -1 for a checkerboard, about 0 for random weights"
+
+
+def _patch_sets():
+    """(weight, stride, padding, images, n, name) cases: a first layer as the probe's
+    discriminator has it, a colour layer without padding, and the single strongest patch."""
+    g = torch.Generator().manual_seed(70)
+    return [(torch.randn(6, 1, 4, 4, generator=g), 2, 1,
+             torch.randn(10, 1, 16, 16, generator=g), 25,
+             "6 filters 4x4, stride 2, padding 1, on 10 grey 16x16 images"),
+            (torch.randn(4, 3, 3, 3, generator=g), 1, 0,
+             torch.randn(6, 3, 9, 9, generator=g), 10,
+             "4 filters 3x3, stride 1, no padding, on 6 colour 9x9 images"),
+            (torch.randn(3, 1, 4, 4, generator=g), 2, 1,
+             torch.randn(4, 1, 8, 8, generator=g), 1,
+             "3 filters 4x4, stride 2, padding 1, on 4 grey 8x8 images")]
+
+
+@exercise("6.10", "The patches a filter answers most", "implement", "strongest_patches")
+def check_strongest_patches(strongest_patches):
+    """Per filter, the mean of the n patches (as the layer cuts them) with the largest
+    response (F, C, kh, kw)."""
+    for weight, stride, padding, images, n, name in _patch_sets():
+        conv = torch.nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[2], stride,
+                               padding, bias=False)
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+        spec = Spec("conv2d", "conv", weight=weight, stride=stride, padding=padding)
+        what = f"strongest_patches(conv, images, {n}) for {name}"
+        reply = call_full(strongest_patches, "strongest_patches", (spec, images.clone(), n))
+        got = reply.value
+        if any(reply.mutated):
+            fail(f"{what} changed the images it was given; leave them as they were")
+        if isinstance(got, np.ndarray):
+            got = torch.from_numpy(got)
+        if not isinstance(got, torch.Tensor) or got.shape != weight.shape:
+            fail(f"{what} returned {show(got)}; return one mean patch per filter, a tensor "
+                 f"of the filters' shape {tuple(weight.shape)}")
+        expected = units.strongest_patches(conv, images, n)
+        if torch.allclose(got.float(), expected, atol=1e-5):
+            continue
+        gap = (got.float() - expected).abs()
+        f, c, row, col = (int(i) for i in torch.unravel_index(gap.argmax(), gap.shape))
+        fail(f"{what}: filter {f}'s mean patch at channel {c}, row {row}, column {col} is "
+             f"{got[f, c, row, col].item():+.3f}, expected {expected[f, c, row, col].item():+.3f};"
+             f" cut the patches as the layer does (kernel size, stride, padding) and average "
+             f"the {n} with the largest dot product with the filter, over all the images")
+    return ("the mean of each filter's strongest patches, with and without padding and "
+            "stride, grey and colour")

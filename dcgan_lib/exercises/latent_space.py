@@ -1,13 +1,17 @@
-"""The checks of chapter 5's exercises (latent space): slerp, priors, latent arithmetic."""
+"""The checks of chapter 5's exercises (latent space): slerp, priors, latent arithmetic,
+the ink one generator channel draws, and where to switch a channel off."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
+from dcgan_lib import units
 from dcgan_lib.exercises._core import as_float, call, exercise, fail, show
 from dcgan_lib.exercises._wire import Spec
+from dcgan_lib.models import Generator
 
 
 def _reference_slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
@@ -126,3 +130,113 @@ def check_latent_arithmetic(latent_arithmetic):
              f"it should be mean(a) - mean(b) + mean(c), as in smiling woman - neutral woman "
              f"+ neutral man")
     return "mean(a) - mean(b) + mean(c) over groups of different sizes"
+
+
+def _random_generator(config: dict, seed: int) -> Generator:
+    """A small generator with weights far from DCGAN's initialisation (whose N(0, 0.02)
+    weights would draw nearly blank images) and BatchNorm running statistics of its own
+    activations, then shifted at random: eval mode, as section 5.7 ablates it."""
+    g = torch.Generator().manual_seed(seed)
+    net = Generator(**config)
+    with torch.no_grad():
+        for m in net.main:
+            if isinstance(m, torch.nn.ConvTranspose2d):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.3)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = None  # a cumulative average: the batch's own statistics
+        net.train()(torch.randn(256, net.latent_dim, generator=g))
+        for m in net.main:
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = 0.1
+                m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
+                m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
+    return net.eval()
+
+
+def _ink(images: torch.Tensor) -> torch.Tensor:
+    """(N,): the mean pixel of each image in [0, 1] scale, as ``ink_of`` in chapter 5."""
+    return ((images + 1) / 2).mean(dim=(1, 2, 3))
+
+
+# (generator config, its seed, the (layer, channel) pairs switched off)
+NETS_5_5 = [
+    ({"latent_dim": 6, "image_size": 16, "channels": 1, "width": 4}, 50,
+     [(5, 0), (5, 3), (2, 6)]),
+    ({"latent_dim": 4, "image_size": 32, "channels": 3, "width": 2}, 51,
+     [(8, 1), (5, 2), (2, 7)]),
+]
+
+
+@exercise("5.5", "The ink one channel draws", "measure", "ink_drawn")
+def check_ink_drawn(ink_drawn):
+    """ink(G(z)) - ink(G(z) with channel c of main[layer] zeroed), image by image."""
+    g = torch.Generator().manual_seed(55)
+    for config, seed, pairs in NETS_5_5:
+        net = _random_generator(config, seed)
+        spec = Spec("dcgan_generator", "generator", config=config,
+                    state=[t.clone() for t in net.state_dict().values()])
+        z = torch.randn(5, net.latent_dim, generator=g)
+        with torch.no_grad():
+            original = _ink(net(z))
+        size = f"{config['image_size']}x{config['image_size']}"
+        for layer, channel in pairs:
+            what = (f"ink_drawn(generator, z, {layer}, {channel}) for a {size} generator "
+                    f"and 5 latents")
+            got = call(ink_drawn, "ink_drawn", spec, z.clone(), layer, channel)
+            if isinstance(got, np.ndarray):
+                got = torch.from_numpy(got)
+            if isinstance(got, torch.Tensor) and got.dim() == 0 or isinstance(got, float):
+                fail(f"{what} returned one number; return one value per latent, a tensor "
+                     f"of shape (5,)")
+            if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5,):
+                fail(f"{what} returned {show(got)}; return one value per latent, a tensor "
+                     f"of shape (5,)")
+            ablated = units.ablate_channels(net, z, layer, [channel])[0]
+            expected = original - _ink(ablated)
+            got = got.float()
+            if torch.allclose(got, expected, atol=2e-6):
+                continue
+            shown = (f"expected {expected[0].item():+.5f} for the first latent, got "
+                     f"{got[0].item():+.5f}")
+            if torch.allclose(got, -expected, atol=2e-6):
+                fail(f"{what}: {shown}, the ink the image gains; a channel's drawing is "
+                     f"the original's ink minus the ablated image's")
+            if torch.allclose(got, 2 * expected, atol=2e-6):
+                fail(f"{what}: {shown}, twice the ink; pixels are in [-1, 1], so measure "
+                     f"ink as the mean of (x + 1) / 2")
+            fail(f"{what}: {shown}; set channel {channel} of the output of "
+                 f"generator.main[{layer}] (after its ReLU) to zero for every latent, run "
+                 f"the rest of generator.main on it and compare the mean of (x + 1) / 2")
+    return ("the ink each image loses without one channel, at every block of a 16x16 and "
+            "a 32x32 colour generator")
+
+
+# (gamma, beta, running mean, running variance) of one BatchNorm channel
+CASES_5_6 = [(1.0, 0.0, 0.0, 1.0), (1.2, 0.5, 0.3, 0.25), (0.8, 0.4, -1.0, 4.0),
+             (1.0, 1.0, 0.0, 1.0), (2.0, -0.1, -0.6, 0.09), (0.5, 0.2, 2.0, 1.0),
+             (1.5, -0.3, -0.2, 0.5)]
+
+
+@exercise("5.6", "A channel silenced before BatchNorm", "explain", "answer_5_6")
+def check_answer_5_6(answer_5_6):
+    """ReLU(BatchNorm(0)) in eval mode: max(0, beta - gamma mu / sqrt(var + eps))."""
+    for gamma, beta, mean, var in CASES_5_6:
+        what = f"answer_5_6({gamma}, {beta}, {mean}, {var})"
+        got = as_float(call(answer_5_6, "answer_5_6", gamma, beta, mean, var), what)
+        bn = torch.nn.BatchNorm2d(1).eval()  # the layer itself, in evaluation mode
+        with torch.no_grad():
+            for tensor, value in ((bn.weight, gamma), (bn.bias, beta),
+                                  (bn.running_mean, mean), (bn.running_var, var)):
+                tensor.fill_(value)
+            expected = torch.relu(bn(torch.zeros(1, 1, 1, 1, dtype=torch.float32))).item()
+        if abs(got - expected) <= 1e-3:
+            continue
+        shifted = beta - gamma * mean / math.sqrt(var + bn.eps)
+        if got < 0 and abs(got - shifted) <= 1e-3:
+            fail(f"{what} returned {got:.4g}, BatchNorm's output; the block's ReLU comes "
+                 f"next, and it turns that into {expected:.4g}")
+        fail(f"{what} returned {got:.4g}, expected {expected:.4g}: in evaluation mode "
+             f"BatchNorm maps x to gamma (x - mean) / sqrt(var + eps) + beta, and the "
+             f"block's ReLU follows")
+    return (f"ReLU(beta - gamma mean / sqrt(var + eps)) at {len(CASES_5_6)} channels: "
+            f"switched off before BatchNorm, a channel is not off")
