@@ -55,8 +55,8 @@ def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
 
 
 def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None,
-                caption: str = "samples (each tile one image)"):
-    """Draw a grid of images; the axes name what the tiles are, since pixels have no unit."""
+                caption: str = ""):
+    """Draw a grid of images, without ticks; ``caption``, if given, goes under the grid."""
     grid = image_grid(images, nrow=nrow)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(12, 1.2 * min(len(images), nrow)),
@@ -67,8 +67,8 @@ def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, a
         ax.imshow(grid)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel(caption)
-    ax.set_ylabel(f"{images.shape[-2]}x{images.shape[-1]} px")
+    if caption:
+        ax.set_xlabel(caption)
     if title:
         ax.set_title(title)
     return ax
