@@ -303,9 +303,15 @@ def missing_training_step_parts(code: str) -> list[str]:
     return []
 
 
+def chapter_stem(page: str) -> str:
+    """The chapter page's name for any of its pages: 06_hands_on for book/06b_guidelines.html."""
+    number = re.match(r"book/(\d+)[a-z]?_", page).group(1)
+    return next(Path(p).stem for p in CHAPTERS if re.match(rf"book/{number}_", p))
+
+
 def exercises_link(m: dict) -> list[str]:
-    stem = Path(m["page"]).stem
-    target = f"/exercises/{stem}.html"
+    """A chapter's pages each end by linking the chapter's exercises (one page per chapter)."""
+    target = f"/exercises/{chapter_stem(m['page'])}.html"
     if any(link.split("#")[0].endswith(target) for link in m["lastSectionLinks"]):
         return []
     return [f"the last section ({m['lastHeading'][:40]!r}) has no link to ..{target}"]

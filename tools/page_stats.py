@@ -6,7 +6,7 @@ cells count their words as the page reads them (a formula, a code span or a glue
 one word; markup and link targets none).
 Reads the notebooks, so it needs no build:
 
-    python tools/page_stats.py              # the six chapters of book/
+    python tools/page_stats.py              # every chapter page of book/, section pages too
     python tools/page_stats.py book/04_training_dynamics.ipynb
 """
 
@@ -64,7 +64,7 @@ def page_stats(path: Path) -> dict:
 
 def main(argv: list[str]) -> None:
     root = Path(__file__).resolve().parent.parent
-    paths = [Path(a) for a in argv] or sorted((root / "book").glob("0[1-9]_*.ipynb"))
+    paths = [Path(a) for a in argv] or sorted((root / "book").glob("0[1-9]*_*.ipynb"))
     total = {"code_lines": 0, "code_cells": 0, "words": 0}
     print(f"{'page':<28} {'code lines':>10} {'code cells':>10} {'words':>7}")
     for path in paths:

@@ -275,7 +275,7 @@ def check_nearest_training_distance(nearest_training_distance):
         if torch.allclose(got, euclid, atol=1e-3):
             fail(f"{what} returned Euclidean distances; divide by the square root of the "
                  f"number of values per image ({pixels}) to get the RMS difference of "
-                 f"section 6.10")
+                 f"section 6.11")
         if torch.allclose(got, expected**2, atol=1e-3):
             fail(f"{what} returned mean squared differences; take their square root")
         fail(f"{what} differs from the RMS difference to the nearest training image by up "
