@@ -55,8 +55,8 @@ def local_device(device: torch.device) -> torch.device:
 
 def slice_of(order: torch.Tensor, position: int, rank: int, world: int,
              batch_size: int) -> torch.Tensor:
-    """Process ``rank``'s ``batch_size`` indices of global minibatch ``position`` of the
-    epoch's ``order``: images ``rB`` to ``(r + 1)B - 1`` of its ``world * batch_size``."""
+    """Process ``rank``'s ``batch_size`` indices in global minibatch ``position`` of
+    the epoch's ``order``: images ``rB`` to ``(r + 1)B - 1`` of its ``world * B``."""
     first = position * world + rank
     return order[first * batch_size:(first + 1) * batch_size]
 
@@ -68,8 +68,8 @@ def _sum_over_processes(t: torch.Tensor) -> torch.Tensor:
 
 
 def pooled_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per channel, the mean and (biased) variance of ``x`` ``(B, C, H, W)`` over every
-    process's batch together, and the number of values ``n`` they pool."""
+    """Per channel, the mean and (biased) variance of ``x`` ``(B, C, H, W)`` over
+    every process's batch together, and the number of values ``n`` they pool."""
     c = x.shape[1]
     count = torch.full((1,), x.numel() // c, dtype=x.dtype, device=x.device)
     sums = _sum_over_processes(
