@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import subprocess
 import sys
 import warnings
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,6 +53,32 @@ def local_device(device: torch.device) -> torch.device:
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def slice_of(order: torch.Tensor, position: int, rank: int, world: int,
+             batch_size: int) -> torch.Tensor:
+    """Process ``rank``'s ``batch_size`` indices in global minibatch ``position`` of
+    the epoch's ``order``: images ``rB`` to ``(r + 1)B - 1`` of its ``world * B``."""
+    first = position * world + rank
+    return order[first * batch_size:(first + 1) * batch_size]
+
+
+def _sum_over_processes(t: torch.Tensor) -> torch.Tensor:
+    with warnings.catch_warnings():  # its successor in torch has no backward pass yet
+        warnings.simplefilter("ignore", FutureWarning)
+        return all_reduce(t)
+
+
+def pooled_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per channel, the mean and (biased) variance of ``x`` ``(B, C, H, W)`` over
+    every process's batch together, and the number of values ``n`` they pool."""
+    c = x.shape[1]
+    count = torch.full((1,), x.numel() // c, dtype=x.dtype, device=x.device)
+    sums = _sum_over_processes(
+        torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)), count]))
+    n = sums[-1]
+    mean = sums[:c] / n
+    return mean, sums[c:2 * c] / n - mean * mean, n
+
+
 class PooledBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics are those of every process's batch together.
 
@@ -62,23 +91,20 @@ class PooledBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        c, shape = x.shape[1], (1, x.shape[1], 1, 1)
-        count = torch.full((1,), x.numel() // c, dtype=x.dtype, device=x.device)
-        with warnings.catch_warnings():  # its successor in torch has no backward pass yet
-            warnings.simplefilter("ignore", FutureWarning)
-            sums = all_reduce(torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)),
-                                         count]))
-        n = sums[-1]
-        mean = sums[:c] / n
-        var = sums[c:2 * c] / n - mean * mean
-        with torch.no_grad():
-            self.num_batches_tracked += 1
-            m = self.momentum if self.momentum is not None \
-                else 1.0 / float(self.num_batches_tracked)
-            self.running_mean.lerp_(mean, m)
-            self.running_var.lerp_(var * n / (n - 1), m)
+        mean, var, n = pooled_moments(x)
+        self._track(mean, var, n)
+        shape = (1, x.shape[1], 1, 1)
         y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+    @torch.no_grad()
+    def _track(self, mean: torch.Tensor, var: torch.Tensor, n: torch.Tensor) -> None:
+        """The running statistics, updated as BatchNorm2d does (unbiased variance)."""
+        self.num_batches_tracked += 1
+        m = self.momentum if self.momentum is not None \
+            else 1.0 / float(self.num_batches_tracked)
+        self.running_mean.lerp_(mean, m)
+        self.running_var.lerp_(var * n / (n - 1), m)
 
 
 def pool_batchnorm(module: nn.Module) -> nn.Module:
@@ -126,6 +152,48 @@ def wrap(netG: nn.Module, netD: nn.Module, device: torch.device):
     ddpG = nn.parallel.DistributedDataParallel(netG, device_ids=ids)
     ddpD = nn.parallel.DistributedDataParallel(netD, device_ids=ids)
     return ddpG, SplitDiscriminator(ddpD)
+
+
+def launch(processes: int, args: list[str], log_dir) -> list[int]:
+    """What ``torchrun --nproc_per_node=processes -m dcgan_lib.distributed ARGS`` does on
+    one machine, without torchrun's own launcher process: start ``processes`` copies, each
+    told its ``RANK``, the ``WORLD_SIZE`` and the *rendezvous* (the address and free port
+    where rank 0 listens, so that the processes can find each other), one thread each.
+    Each writes its output to ``log_dir/rank{r}.log``; returns their exit codes."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    shared = {**os.environ, "WORLD_SIZE": str(processes), "MASTER_ADDR": "127.0.0.1",
+              "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+    shared.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle threads sleep, leave the cores
+    logs = [open(Path(log_dir) / f"rank{rank}.log", "w") for rank in range(processes)]
+    try:
+        jobs = [subprocess.Popen([sys.executable, "-m", "dcgan_lib.distributed", *args],
+                                 env={**shared, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                                 stdout=log, stderr=subprocess.STDOUT)
+                for rank, log in enumerate(logs)]
+        return [job.wait() for job in jobs]
+    finally:
+        for log in logs:
+            log.close()
+
+
+def arguments(cfg) -> list[str]:
+    """The ``python -m dcgan_lib.train`` options that give ``cfg`` (a
+    :class:`~dcgan_lib.settings.TrainConfig`): one per setting that is not its default."""
+    argv = []
+    for f in fields(cfg):
+        value, option = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if value == f.default:
+            continue
+        if isinstance(value, bool):
+            argv.append(option if value else "--no-" + option[2:])
+        elif value is None:
+            raise ValueError(f"{f.name}=None has no command-line form (its default is "
+                             f"{f.default!r})")
+        else:
+            argv += [option, str(value)]
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,3 +141,54 @@ def test_one_start_of_the_processes_trains_each_seed_pooled_and_apart(tmp_path):
             record = json.loads((tmp_path / f"{name}-seed{seed}" / "record.json").read_text())
             assert (record["world_size"], record["config"]["sync_bn"],
                     record["config"]["seed"], record["steps"]) == (2, sync_bn, seed, 2)
+
+
+def test_launch_starts_the_processes_as_torchrun_does_and_each_logs_to_its_file(tmp_path):
+    from dcgan_lib.distributed import launch
+
+    args = ["--out", str(tmp_path / "runs"), "--seeds", "0", *TINY, "--max-steps", "2",
+            "--batch-size", "16"]
+    assert launch(2, args, tmp_path) == [0, 0], (tmp_path / "rank0.log").read_text()
+    record = json.loads((tmp_path / "runs" / "pooled-seed0" / "record.json").read_text())
+    assert record["world_size"] == 2 and record["steps"] == 2
+    assert "trained 2 steps" in (tmp_path / "rank0.log").read_text()
+
+
+def test_each_process_takes_its_slice_of_the_global_minibatch():
+    from dcgan_lib.distributed import slice_of
+
+    order = torch.arange(40)
+    assert slice_of(order, 0, 0, 2, 4).tolist() == [0, 1, 2, 3]
+    assert slice_of(order, 0, 1, 2, 4).tolist() == [4, 5, 6, 7]
+    assert slice_of(order, 1, 1, 2, 4).tolist() == [12, 13, 14, 15]
+    # on one process, global minibatch `position` is the whole of it
+    assert slice_of(order, 1, 0, 1, 8).tolist() == list(range(8, 16))
+
+
+def test_the_run_draws_its_minibatch_as_slice_of_says():
+    from dcgan_lib.distributed import slice_of
+    from dcgan_lib.run import Run
+    from dcgan_lib.settings import TrainConfig
+
+    cfg = TrainConfig(dataset="mnist", limit=256, width=8, batch_size=16, device="cpu",
+                      fast=False, progress=False, log_every=0)
+    run = Run(cfg, torch.zeros(256, 1, 32, 32), None, None)
+    run.rank, run.world, run.steps_per_epoch, run.step = 1, 2, 8, 3
+    epoch, position, idx = run.next_batch()
+    assert (epoch, position) == (0, 3)
+    assert torch.equal(idx, slice_of(run.batch_order, 3, 1, 2, 16))
+
+
+def test_arguments_give_back_the_settings_on_the_command_line():
+    import argparse
+
+    from dcgan_lib.distributed import arguments
+    from dcgan_lib.settings import TrainConfig, add_arguments, from_arguments
+
+    cfg = TrainConfig(dataset="mnist", limit=1024, width=8, epochs=1000, max_steps=20,
+                      device="cpu", fast=False, progress=False, log_every=0, lr=1e-3,
+                      batch_size=16, out="runs/x")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert from_arguments(parser.parse_args(arguments(cfg))) == cfg
+    assert "--no-fast" in arguments(cfg) and "--dataset" not in arguments(cfg)
