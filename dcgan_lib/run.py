@@ -211,8 +211,8 @@ class Run:
             self.batch_order = None
         if self.batch_order is None:
             self.batch_order = self.permutation.to(self.x.device)
-        b, first = self.cfg.batch_size, (position * self.world + self.rank)
-        return epoch, position, self.batch_order[first * b:(first + 1) * b]
+        return epoch, position, distributed.slice_of(self.batch_order, position, self.rank,
+                                                     self.world, self.cfg.batch_size)
 
     def train_one_step(self) -> tuple[int, int, torch.Tensor]:
         """One step of the fast or the reference loop; returns ``(epoch, i, stats)``."""
