@@ -353,3 +353,17 @@ def test_a_grader_imported_from_the_notebooks_folder_refuses_to_grade(tmp_path, 
     path.write_text(SOLUTION.read_text())
     with pytest.raises(NotebookError, match="run the grader from another folder"):
         grade(path, time_limit=TIME_LIMIT)
+
+
+def test_attempted_turns_a_stub_into_the_one_sentence_of_a_check():
+    from dcgan_lib.exercises import NotAttempted, attempted
+
+    with pytest.raises(NotAttempted, match=r"^Exercise 5\.5 is not attempted yet: replace"):
+        with attempted("5.5"):
+            raise NotImplementedError("Exercise 5.5")
+    with pytest.raises(ValueError, match="a wrong shape"):  # other errors are the learner's
+        with attempted("5.5"):
+            raise ValueError("a wrong shape")
+    with attempted("5.5"):
+        done = True
+    assert done

@@ -28,7 +28,13 @@ with the task and a hint dropdown, a code cell with the solution between
 ``tests/test_exercise_checks.py`` at least three wrong answers that the check must reject.
 """
 
-from dcgan_lib.exercises._core import EXERCISES, CheckFailed, Exercise, NotAttempted
+from dcgan_lib.exercises._core import (
+    EXERCISES,
+    CheckFailed,
+    Exercise,
+    NotAttempted,
+    attempted,
+)
 from dcgan_lib.exercises.activations import (
     check_answer_2_4,
     check_leaky_relu,
@@ -82,7 +88,7 @@ from dcgan_lib.exercises.training_dynamics import (
 )
 
 __all__ = [
-    "EXERCISES", "CheckFailed", "Exercise", "NotAttempted",
+    "EXERCISES", "CheckFailed", "Exercise", "NotAttempted", "attempted",
     "check_conv_transpose_output_size", "check_conv_output_size", "check_discriminator_block",
     "check_answer_1_4", "check_leaky_relu", "check_mean_gradient", "check_output_grad",
     "check_answer_2_4", "check_relative_variance_mse", "check_instance_norm",

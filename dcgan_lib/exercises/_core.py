@@ -13,6 +13,7 @@ so a notebook shows only the sentence and never the checking code's frames.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections.abc import Callable
@@ -72,9 +73,7 @@ def exercise(ex_id: str, title: str, kind: str, *names: str):
             try:
                 summary = body(*answers)
             except NotImplementedError:
-                message = (f"Exercise {ex_id} is not attempted yet: replace "
-                           f"`raise NotImplementedError` with your code and run that cell again.")
-                kind_of_error = NotAttempted
+                message, kind_of_error = not_attempted(ex_id), NotAttempted
             except CheckFailed as failure:
                 message, kind_of_error = str(failure), CheckFailed
             if message is not None:
@@ -92,6 +91,25 @@ def exercise(ex_id: str, title: str, kind: str, *names: str):
         return check
 
     return register
+
+
+def not_attempted(ex_id: str) -> str:
+    return (f"Exercise {ex_id} is not attempted yet: replace `raise NotImplementedError` "
+            f"with your code and run that cell again.")
+
+
+@contextlib.contextmanager
+def attempted(ex_id: str):
+    """Run code that uses the learner's answer to exercise ``ex_id`` beyond its check (a
+    demonstration on the shipped weights): a stub's ``NotImplementedError`` inside becomes
+    ``NotAttempted``, the one sentence a check gives."""
+    try:
+        yield
+    except NotImplementedError:
+        pass
+    else:
+        return
+    raise NotAttempted(not_attempted(ex_id)).with_traceback(None)
 
 
 def fail(message: str):
