@@ -102,6 +102,16 @@ GUIDELINE_LONG = dict(names=("baseline (DCGAN)", "Adam β1 = 0.9"), max_steps=20
                       eval_every=500)
 
 
+def search_candidate_of(settings: dict) -> str | None:
+    """The search candidate whose settings ``settings`` repeats (a recipe of ``SHIPPED``, or
+    the config a run recorded), the wall-clock budget aside; None if none does."""
+    for name, change in SEARCH.items():
+        wanted = SEARCH_CONTROL | change
+        if all(settings.get(k) == v for k, v in wanted.items() if k != "budget_seconds"):
+            return name
+    return None
+
+
 def _check_guideline(name) -> None:
     if name not in GUIDELINES:
         raise ValueError(f"name must be one of {', '.join(map(repr, GUIDELINES))}, "

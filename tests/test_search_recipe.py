@@ -7,8 +7,7 @@ import json
 import pytest
 
 from dcgan_lib import pretrained
-from dcgan_lib.recipes import SEARCH, SEARCH_CONTROL, SEARCH_CONTROL_NAME, SHIPPED
-from dcgan_lib.settings import TrainConfig
+from dcgan_lib.recipes import SEARCH, SEARCH_CONTROL_NAME, SHIPPED, search_candidate_of
 from tools.search_recipe import curve_from_log
 
 RECORD = json.loads((pretrained.WEIGHTS / "search-mnist.json").read_text())
@@ -40,10 +39,9 @@ def test_the_control_is_the_candidate_with_no_change_and_has_its_curve():
 def test_the_shipped_mnist_recipe_is_the_best_finished_candidate():
     finished = {k: e for k, e in RECORD.items() if "final" in e}
     best = min(finished, key=lambda k: finished[k]["final"]["frechet_distance"])
-    recipe = SEARCH_CONTROL | SEARCH[best]
-    defaults = TrainConfig(dataset="mnist")
-    shipped = {k: SHIPPED["mnist"].get(k, getattr(defaults, k, None)) for k in recipe}
-    assert shipped == recipe, f"the best candidate is {best!r}"
+    assert search_candidate_of(SHIPPED["mnist"]) == best
+    recorded = json.loads(pretrained.paths("mnist")["record"].read_text())["config"]
+    assert search_candidate_of(recorded) == best
 
 
 @pytest.mark.parametrize("name", list(RECORD))
