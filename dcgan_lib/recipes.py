@@ -67,6 +67,9 @@ SEARCH = {
     "width 64, decay over the last quarter": dict(width=64,
                                                   lr_decay_start=SEARCH_STEPS * 3 // 4,
                                                   lr_decay_steps=SEARCH_STEPS),
+    "width 64, batch 128, decay over the last quarter": dict(
+        width=64, batch_size=128, epochs=60, lr_decay_start=SEARCH_STEPS * 3 // 4,
+        lr_decay_steps=SEARCH_STEPS),
 }
 
 # The DCGAN guidelines, each against its control: one setting changed per run, and every
